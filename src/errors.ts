@@ -1,0 +1,49 @@
+// The one place where gateway failures get their status code. Each code is its own
+// key so the docs can be checked against this list (see test/errors.test.ts).
+export const ERROR_CATALOG = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept this method' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the gateway accepts' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the gateway accepts' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle this request' },
+  BAD_GATEWAY: { status: 502, message: 'The upstream service answered badly or not at all' },
+  UPSTREAM_UNAVAILABLE: { status: 503, message: 'No healthy instance of the upstream service is available' },
+  AUTH_UNAVAILABLE: { status: 503, message: 'The authentication service is unavailable' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface GatewayErrorOptions {
+  message?: string;
+  /** Extra response headers, e.g. Retry-After or WWW-Authenticate. */
+  headers?: Readonly<Record<string, string>>;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
+    super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_CATALOG[code].status;
+    this.headers = options.headers;
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof GatewayError;
+}
+
+/** The JSON body DESIGN.md fixes for every error answered by the gateway itself. */
+export function errorBody(code: ErrorCode, message: string, requestId: string): string {
+  return JSON.stringify({ error: { code, message, request_id: requestId } });
+}
