@@ -1,0 +1,167 @@
+// Composition root: config, logger, metrics, registry, runtime, listeners, reload and
+// shutdown. Tests start gateways through startGateway exactly as the CLI does.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { buildRuntime } from './runtime/build.ts';
+import { RuntimeHolder } from './runtime/holder.ts';
+import { GatewayRegistry } from './runtime/registry.ts';
+import { createAdminServer } from './server/admin-server.ts';
+import { createDataPlane } from './server/data-plane.ts';
+import { createPublicServer } from './server/public-server.ts';
+
+export interface GatewayOptions {
+  readonly configFile: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where logs go (stdout by default); tests pass a stream to read them. */
+  readonly logDestination?: DestinationStream;
+  /** DNS servers for discovery, for tests that run their own. */
+  readonly dnsServers?: readonly string[];
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly errors?: readonly string[];
+  /** Keys whose change needs a restart and was not applied. */
+  readonly restartRequired?: readonly string[];
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly adminUrl: string | undefined;
+  readonly logger: Logger;
+  readonly config: Config;
+  reload(): Promise<ReloadResult>;
+  /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
+  shutdown(): Promise<void>;
+}
+
+/** Settings bound to listeners or processes: a reload can't change them. */
+const STATIC_KEYS = ['server.host', 'server.port', 'server.headers_timeout', 'server.request_timeout', 'server.keep_alive_timeout', 'server.max_header_size', 'server.max_connections', 'admin', 'log'] as const;
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const env = options.env ?? process.env;
+  const loaded = await loadConfigFile(options.configFile, env);
+  const config = loaded.config;
+  const logger = createLogger(config.log.level, options.logDestination);
+  for (const variable of loaded.ignoredVariables) {
+    logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
+  }
+
+  let metrics: GatewayMetrics | undefined;
+  const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
+  metrics = new GatewayMetrics(registry.upstreams);
+  const holder = new RuntimeHolder(buildRuntime(config, registry));
+  const lifecycle = { ready: false, draining: false };
+
+  const publicServer = createPublicServer(config.server, createDataPlane({ holder, logger, metrics, lifecycle }));
+  let reloading: Promise<ReloadResult> | undefined;
+  const reload = (): Promise<ReloadResult> => {
+    // Reloads are serialized: two SIGHUPs in a row must not interleave two builds.
+    const run = (reloading ?? Promise.resolve()).then(() => reloadOnce());
+    reloading = run.finally(() => {
+      if (reloading === run) reloading = undefined;
+    }) as Promise<ReloadResult>;
+    return run;
+  };
+  const reloadOnce = async (): Promise<ReloadResult> => {
+    try {
+      const next = await loadConfigFile(options.configFile, env);
+      const restartRequired = STATIC_KEYS.filter((key) => JSON.stringify(pick(next.config, key)) !== JSON.stringify(pick(config, key)));
+      holder.swap(buildRuntime(next.config, registry));
+      metrics!.reloaded(true);
+      logger.info({ restart_required: restartRequired.length > 0 ? restartRequired : undefined }, 'configuration reloaded');
+      return { ok: true, restartRequired };
+    } catch (error) {
+      metrics!.reloaded(false);
+      const errors = error instanceof ConfigError ? error.problems.map((p) => formatProblem(error.file, p)) : [String(error)];
+      logger.error({ errors }, 'configuration reload failed; the running configuration stays in force');
+      return { ok: false, errors };
+    }
+  };
+
+  const adminServer = config.admin.enabled
+    ? createAdminServer({ metrics, lifecycle, status: () => ({ services: registry.upstreams.status() }), reload })
+    : undefined;
+
+  try {
+    await listen(publicServer, config.server.port, config.server.host);
+    if (adminServer) await listen(adminServer, config.admin.port, config.admin.host);
+  } catch (error) {
+    publicServer.close();
+    adminServer?.close();
+    await registry.close();
+    throw error;
+  }
+  lifecycle.ready = true;
+  const url = urlOf(publicServer);
+  const adminUrl = adminServer && urlOf(adminServer);
+  logger.info({ url, admin_url: adminUrl, routes: config.routes.length }, 'gateway listening');
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= drain(publicServer, adminServer, registry, lifecycle, holder.current.config.server.shutdown_timeout, logger);
+    return stopping;
+  };
+
+  return {
+    url,
+    adminUrl,
+    logger,
+    get config() {
+      return holder.current.config;
+    },
+    reload,
+    shutdown,
+  };
+}
+
+async function drain(
+  publicServer: Server,
+  adminServer: Server | undefined,
+  registry: GatewayRegistry,
+  lifecycle: { draining: boolean },
+  timeoutMs: number,
+  logger: Logger,
+): Promise<void> {
+  lifecycle.draining = true;
+  logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
+  const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+  // Connections that finish their last response while we drain go idle: close them too.
+  const idleSweep = setInterval(() => publicServer.closeIdleConnections(), 100);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+  clearInterval(idleSweep);
+  clearTimeout(timer);
+  if (result === 'timeout') {
+    logger.warn('shutdown deadline reached: closing the remaining connections');
+    publicServer.closeAllConnections();
+  }
+  adminServer?.closeAllConnections();
+  adminServer?.close();
+  await registry.close();
+  logger.info('gateway stopped');
+}
+
+async function listen(server: Server, port: number, host: string): Promise<void> {
+  server.listen(port, host);
+  await once(server, 'listening');
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+}
+
+function pick(config: Config, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+}

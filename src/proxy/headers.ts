@@ -1,0 +1,101 @@
+// Header hygiene in both directions. Hop-by-hop headers and whatever the sender's
+// Connection header names are dropped first, then the gateway adds its own, so a
+// client writing `Connection: close, X-Forwarded-For` can't delete what we set.
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Hop-by-hop per RFC 9110 7.6.1, plus headers undici refuses to be handed. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'expect',
+]);
+
+/** Set by the gateway itself on the way upstream; any client copy is dropped. */
+const GATEWAY_OWNED = new Set([
+  'host',
+  'x-request-id',
+  'traceparent',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'x-real-ip',
+]);
+
+export interface UpstreamHeaderFacts {
+  readonly requestId: string;
+  readonly traceparent: string;
+  /** The X-Forwarded-For value to send. */
+  readonly forwardedFor: string;
+  readonly forwardedProto: string;
+  readonly forwardedHost: string | undefined;
+  /** Identity headers to add, as [name, value] pairs: only ever from the auth answer. */
+  readonly identity: readonly string[] | undefined;
+  /** Lower-cased identity header names; client copies are dropped whatever their spelling. */
+  readonly identityNames: ReadonlySet<string>;
+  /** Keep Connection/Upgrade for a WebSocket handshake. */
+  readonly upgrade: boolean;
+}
+
+/** A flat [name, value, name, value, …] list for undici, duplicates kept. */
+export function upstreamRequestHeaders(
+  rawHeaders: readonly string[],
+  headers: IncomingHttpHeaders,
+  facts: UpstreamHeaderFacts,
+): string[] {
+  const named = connectionListed(headers.connection);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (HOP_BY_HOP.has(name) && !(facts.upgrade && (name === 'connection' || name === 'upgrade'))) continue;
+    if (GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name))) continue;
+    if (isIdentityHeader(name, facts.identityNames)) continue;
+    out.push(rawHeaders[i], rawHeaders[i + 1]);
+  }
+  out.push('x-request-id', facts.requestId, 'traceparent', facts.traceparent);
+  out.push('x-forwarded-for', facts.forwardedFor, 'x-forwarded-proto', facts.forwardedProto);
+  if (facts.forwardedHost !== undefined) out.push('x-forwarded-host', facts.forwardedHost);
+  if (facts.identity !== undefined) out.push(...facts.identity);
+  return out;
+}
+
+/** Any X-User-* header (also spelt with underscores, any case) and the configured identity names. */
+function isIdentityHeader(lowerName: string, identityNames: ReadonlySet<string>): boolean {
+  if (identityNames.has(lowerName)) return true;
+  if (lowerName.length < 7 || (lowerName.charCodeAt(0) !== 120 /* x */ && lowerName.charCodeAt(0) !== 88)) {
+    return false;
+  }
+  const dashed = lowerName.replaceAll('_', '-');
+  return dashed.startsWith('x-user-') || identityNames.has(dashed);
+}
+
+function connectionListed(connection: string | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const names = new Set<string>();
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && name !== 'close' && name !== 'keep-alive') names.add(name);
+  }
+  return names.size > 0 ? names : undefined;
+}
+
+/** Upstream response headers minus hop-by-hop ones; mutates and returns the object undici made for us. */
+export function clientResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[] | undefined> {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    const named = connectionListed(Array.isArray(connection) ? connection.join(',') : connection);
+    if (named) for (const name of named) delete headers[name];
+  }
+  for (const name of HOP_BY_HOP) {
+    if (headers[name] !== undefined) delete headers[name];
+  }
+  return headers;
+}

@@ -1,0 +1,41 @@
+// The gateway's own answers: JSON errors (DESIGN.md format) and small JSON bodies.
+import type { ServerResponse } from 'node:http';
+import { errorBody, GatewayError, isGatewayError } from '../errors.ts';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Answers with the error's status and JSON body. When the response has already
+ * started, the only honest signal left is to cut the connection.
+ */
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  requestId: string,
+  extraHeaders: Readonly<Record<string, string>> | undefined,
+  closeConnection: boolean,
+): GatewayError {
+  const gatewayError = isGatewayError(error) ? error : new GatewayError('INTERNAL_ERROR', { cause: error });
+  if (res.headersSent) {
+    res.destroy();
+    return gatewayError;
+  }
+  const text = errorBody(gatewayError.code, gatewayError.message, requestId);
+  const headers: Record<string, string | number> = {
+    ...extraHeaders,
+    ...gatewayError.headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': requestId,
+  };
+  // An unread request body would be parsed as the next request: close instead.
+  if (closeConnection) headers.connection = 'close';
+  res.writeHead(gatewayError.status, headers);
+  res.end(text);
+  return gatewayError;
+}
+
