@@ -52,13 +52,13 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): LoadedConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
       doc.errors.map((error) => ({
         path: '',
-        message: `YAML: ${error.message.split('\n')[0]}`,
+        message: `YAML: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
         line: error.linePos?.[0].line,
       })),
     );

@@ -74,6 +74,13 @@ export async function forward(
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
     const sentAt = performance.now();
+    // undici arms headersTimeout on coarse timers (about 1 s resolution): keep it as a
+    // backstop and enforce the configured deadline with a native timer.
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, target.headersTimeout);
     let response: Dispatcher.ResponseData;
     try {
       response = await lease.instance.pool.request({
@@ -81,13 +88,15 @@ export async function forward(
         path: lease.instance.basePath === '' ? path : lease.instance.basePath + path,
         headers,
         body,
-        headersTimeout: target.headersTimeout,
+        headersTimeout: target.headersTimeout + 1000,
         bodyTimeout: target.bodyTimeout,
         signal: abort.signal,
       });
     } catch (error) {
-      const kind: FailureKind = abort.signal.aborted ? 'client' : classifyFailure(error);
+      clearTimeout(deadline);
+      const kind: FailureKind = timedOut ? 'timeout' : abort.signal.aborted ? 'client' : classifyFailure(error);
       lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
+      if (kind === 'client' && !timedOut && abort.signal.aborted) return;
       const retry = attempt === 1 && (kind === 'unreachable' || (kind === 'reset' && replayable));
       lastError = toGatewayError(error, kind);
       if (retry) {
@@ -97,6 +106,7 @@ export async function forward(
       }
       throw lastError;
     }
+    clearTimeout(deadline);
     outcome.upstreamMs = performance.now() - sentAt;
     const failed = response.statusCode >= 500;
     const responseHeaders = clientResponseHeaders(response.headers);
@@ -107,7 +117,7 @@ export async function forward(
       pipeline(response.body, res, (error) => {
         // A body that broke mid-way must not look complete: the client connection is cut.
         if (error) res.destroy();
-        lease.release(error && !abort.signal.aborted ? 'failure' : failed ? 'failure' : 'success');
+        lease.release(abort.signal.aborted ? 'neutral' : error || failed ? 'failure' : 'success');
         resolve();
       });
     });

@@ -53,8 +53,9 @@ export function upstreamRequestHeaders(
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    if (HOP_BY_HOP.has(name) && !(facts.upgrade && (name === 'connection' || name === 'upgrade'))) continue;
-    if (GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name))) continue;
+    const handshake = facts.upgrade && (name === 'connection' || name === 'upgrade');
+    if (HOP_BY_HOP.has(name) && !handshake) continue;
+    if (GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name) && !handshake)) continue;
     if (isIdentityHeader(name, facts.identityNames)) continue;
     out.push(rawHeaders[i], rawHeaders[i + 1]);
   }

@@ -1,0 +1,66 @@
+// Starts a real gateway in-process from a config object, on free ports, with its
+// JSON log lines captured for assertions.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { type Gateway, startGateway } from '../../src/main.ts';
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly configFile: string;
+  /** Parsed log lines so far. */
+  logs(): Record<string, unknown>[];
+  /** Rewrites the config file (for reload tests). */
+  writeConfig(config: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly dnsServers?: readonly string[];
+}
+
+export async function startTestGateway(config: Record<string, unknown>, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  const configFile = join(dir, 'gateway.yaml');
+  const withPorts = (c: Record<string, unknown>) => ({
+    ...c,
+    server: { host: '127.0.0.1', port: 0, ...(c.server as object) },
+    admin: { port: 0, ...(c.admin as object) },
+  });
+  await writeFile(configFile, stringify(withPorts(config)));
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const gateway = await startGateway({
+    configFile,
+    env: options.env ?? {},
+    logDestination: destination,
+    dnsServers: options.dnsServers,
+  });
+  let closed = false;
+  return {
+    gateway,
+    url: gateway.url,
+    adminUrl: gateway.adminUrl ?? '',
+    configFile,
+    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    async writeConfig(next) {
+      await writeFile(configFile, stringify(withPorts(next)));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await gateway.shutdown();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

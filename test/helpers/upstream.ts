@@ -1,0 +1,71 @@
+// A real upstream server on a free port that records exactly what it received.
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+export interface TestUpstream {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly requests: RecordedRequest[];
+  setHandler(handler: UpstreamHandler): void;
+  close(): Promise<void>;
+}
+
+/** Answers 200 with a JSON echo of what it got, unless given another handler. */
+export const echoHandler: UpstreamHandler = (req, res, body) => {
+  const text = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bodyLength: body.length });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+};
+
+export async function startUpstream(handler: UpstreamHandler = echoHandler, host = '127.0.0.1', port = 0): Promise<TestUpstream> {
+  let current = handler;
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body });
+      current(req, res, body);
+    });
+  });
+  server.keepAliveTimeout = 10_000;
+  server.listen(port, host);
+  await once(server, 'listening');
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actualPort}`,
+    port: actualPort,
+    server,
+    requests,
+    setHandler(next) {
+      current = next;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A free port that nothing listens on: connections to it are refused. */
+export async function refusedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

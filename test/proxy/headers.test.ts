@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.ts';
+
+const facts = {
+  requestId: 'req-1',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  forwardedFor: '10.0.0.1',
+  forwardedProto: 'http',
+  forwardedHost: 'gw.example',
+  identity: undefined,
+  identityNames: new Set(['x-user-id', 'x-user-roles']),
+  upgrade: false,
+};
+
+function pairs(list: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < list.length; i += 2) out.push([list[i].toLowerCase(), list[i + 1]]);
+  return out;
+}
+
+test('drops hop-by-hop headers and those the Connection header lists, then adds the gateway ones', () => {
+  const raw = [
+    'Host', 'gw.example',
+    'Connection', 'close, X-Secret, X-Forwarded-For, Authorization',
+    'X-Secret', 'drop me',
+    'Keep-Alive', 'timeout=5',
+    'TE', 'trailers',
+    'Proxy-Authorization', 'Basic x',
+    'Upgrade', 'h2c',
+    'Expect', '100-continue',
+    'Authorization', 'Bearer t',
+    'X-Forwarded-For', '1.2.3.4',
+    'Accept', 'a',
+    'Accept', 'b',
+  ];
+  const headers = { connection: 'close, X-Secret, X-Forwarded-For, Authorization' };
+  const out = pairs(upstreamRequestHeaders(raw, headers, facts));
+  const names = out.map(([name]) => name);
+  for (const gone of ['connection', 'x-secret', 'keep-alive', 'te', 'proxy-authorization', 'upgrade', 'expect', 'host', 'authorization']) {
+    assert.ok(!names.includes(gone), `${gone} must not be forwarded`);
+  }
+  assert.deepEqual(out.filter(([n]) => n === 'accept').map(([, v]) => v), ['a', 'b']);
+  assert.deepEqual(out.filter(([n]) => n === 'x-forwarded-for'), [['x-forwarded-for', '10.0.0.1']]);
+  assert.ok(out.some(([n, v]) => n === 'x-request-id' && v === 'req-1'));
+  assert.ok(out.some(([n, v]) => n === 'x-forwarded-host' && v === 'gw.example'));
+});
+
+test('removes client-sent identity headers in any case, count or spelling', () => {
+  const raw = ['X-User-ID', 'evil', 'x-user-id', 'evil2', 'X_User_Roles', 'admin', 'x-USER-anything', 'x', 'X-Username-Hint', 'y', 'Accept', '*/*'];
+  const out = pairs(upstreamRequestHeaders(raw, {}, { ...facts, identity: ['X-User-ID', 'u1', 'X-User-Roles', 'a,b'] }));
+  assert.deepEqual(
+    out.filter(([n]) => n.replaceAll('_', '-').startsWith('x-user')),
+    [['x-username-hint', 'y'], ['x-user-id', 'u1'], ['x-user-roles', 'a,b']],
+  );
+});
+
+test('keeps Connection and Upgrade for a websocket handshake', () => {
+  const raw = ['Connection', 'Upgrade', 'Upgrade', 'websocket'];
+  const out = pairs(upstreamRequestHeaders(raw, { connection: 'Upgrade' }, { ...facts, upgrade: true }));
+  assert.ok(out.some(([n]) => n === 'upgrade'));
+});
+
+test('strips hop-by-hop headers from responses', () => {
+  const out = clientResponseHeaders({
+    connection: 'x-internal',
+    'x-internal': 'secret',
+    'keep-alive': 'timeout=5',
+    'transfer-encoding': 'chunked',
+    'set-cookie': ['a=1', 'b=2'],
+    'content-type': 'text/plain',
+  });
+  assert.deepEqual(out, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+});

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normalizeTarget } from '../../src/routing/normalize-path.ts';
+
+const resolved: [string, string, string][] = [
+  ['/api/users', '/api/users', ''],
+  ['/api/users?x=1&y=%2F', '/api/users', '?x=1&y=%2F'],
+  ['/public/../admin', '/admin', ''],
+  ['/a/./b/', '/a/b/', ''],
+  ['/a/b/..', '/a/', ''],
+  ['/a//b///c', '/a/b/c', ''],
+  ['/%2e%2e/x'.replace('/%2e%2e', '/a/%2e%2e'), '/x', ''],
+  ['/a/%2E%2E/x', '/x', ''],
+  ['/a/%2e./x', '/x', ''],
+  ['/a/%41%7e', '/a/A~', ''],
+  ['/a/%252e%252e/x', '/a/%252e%252e/x', ''],
+  ['/a/%c3%a9', '/a/%C3%A9', ''],
+  ['/a;v=1/b', '/a;v=1/b', ''],
+  ['/v1.0/users', '/v1.0/users', ''],
+  ['//evil.example/x', '/evil.example/x', ''],
+];
+
+for (const [input, path, query] of resolved) {
+  test(`normalizes ${input}`, () => {
+    assert.deepEqual(normalizeTarget(input), { path, query });
+  });
+}
+
+const rejected = [
+  'http://evil.example/api',
+  '*',
+  '/a/..%2f..%2fetc',
+  '/a/%2F',
+  '/a/%5c',
+  '/a\\b',
+  '/a/%00',
+  '/a/%zz',
+  '/a/%4',
+  '/../x',
+  '/a/../../x',
+  '/a/..;/admin',
+  '/a/.;x/b',
+  '/a\u0000b',
+];
+
+for (const input of rejected) {
+  test(`rejects ${JSON.stringify(input)}`, () => {
+    const result = normalizeTarget(input);
+    assert.ok('error' in result, `expected an error, got ${JSON.stringify(result)}`);
+  });
+}
