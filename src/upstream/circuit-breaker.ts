@@ -75,6 +75,18 @@ export class CircuitBreaker {
     return { generation: this.#generation };
   }
 
+  /**
+   * Hands back an admitted request's slot without counting an outcome (the client went
+   * away, so the call says nothing about the instance). Without it such a permit would
+   * hold one of the half-open trial slots forever: the breaker could then never collect
+   * max_requests successes and would stay half-open, admitting nothing, for good.
+   */
+  release(permit: BreakerPermit): void {
+    this.#advance(this.#clock());
+    if (permit.generation !== this.#generation || this.#counts.requests === 0) return;
+    this.#counts.requests--;
+  }
+
   /** Records the outcome of an admitted request. */
   record(permit: BreakerPermit, success: boolean): void {
     const now = this.#clock();
