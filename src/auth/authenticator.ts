@@ -1,0 +1,146 @@
+// The authenticator the auth policy calls: Authorization header in, Identity out, or
+// a GatewayError (UNAUTHORIZED 401, AUTH_UNAVAILABLE 503). It never fails open: any
+// doubt, bug or outage below it ends in AUTH_UNAVAILABLE.
+//
+// Per request: parse the header (no call for a missing or malformed credential), look
+// the SHA-256 of the whole header value up in the verification cache, and on a miss
+// let one verification per credential run at a time (single-flight); its verdict is
+// cached (valid: min(cache_ttl, exp - now); invalid: negative_cache_ttl) and shared by
+// every request that waited for it.
+//
+// It is built once per auth config and is long-lived state (pools, cache, breaker):
+// the runtime registry should keep it across reloads while the auth section is unchanged.
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.ts';
+import type { AuthConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import type { Identity } from '../policies/policy.ts';
+import type { BreakerState } from '../upstream/circuit-breaker.ts';
+import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
+import { createJwtVerifier } from './jwt-verifier.ts';
+import { createRemoteVerifier } from './remote-verifier.ts';
+import { SingleFlight } from './single-flight.ts';
+import { credentialKey, VerificationCache } from './verification-cache.ts';
+import { AuthUnavailableError, type Verdict, type Verifier, type VerifyCallResult } from './verifier.ts';
+
+export type { Verdict, Verifier, VerifyCallResult, VerifyRequest } from './verifier.ts';
+
+export interface Authenticator {
+  /**
+   * Resolves to the caller's identity or rejects with a GatewayError: UNAUTHORIZED
+   * (with WWW-Authenticate) or AUTH_UNAVAILABLE. `requestId` is sent to the auth
+   * service as X-Request-ID in remote mode.
+   */
+  authenticate(authorization: string | undefined, requestId?: string): Promise<Identity>;
+  /** State of the breaker that guards the auth service (remote) or JWKS endpoint (jwt). */
+  breakerState(): BreakerState;
+  /** Refuses new work (AUTH_UNAVAILABLE), lets verifications in flight finish, releases connections. */
+  close(): Promise<void>;
+  /** Refuses new work and aborts verifications in flight, then releases connections. */
+  destroy(): Promise<void>;
+}
+
+export interface AuthenticatorDeps {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** [0, 1) source for backoff jitter. */
+  readonly random?: () => number;
+  /** Told the outcome of every call to the auth service or JWKS endpoint (metrics). */
+  readonly onVerifyCall?: (result: VerifyCallResult) => void;
+  /** Replaces the verifier the mode would build (tests count the verifications behind the cache). */
+  readonly verifier?: Verifier;
+}
+
+export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps): Authenticator {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const verifier: Verifier =
+    deps.verifier ??
+    (config.mode === 'jwt'
+      ? createJwtVerifier(config, { logger, clock, onCall: deps.onVerifyCall })
+      : createRemoteVerifier(config, {
+          logger,
+          clock,
+          random: deps.random ?? Math.random,
+          onCall: deps.onVerifyCall,
+        }));
+  const cache = new VerificationCache({
+    maxEntries: config.cache_max_entries,
+    ttlMs: config.cache_ttl,
+    negativeTtlMs: config.negative_cache_ttl,
+    clock,
+  });
+  const flights = new SingleFlight<Verdict>();
+  let closed = false;
+
+  async function verifyAndRemember(
+    key: string,
+    authorization: string,
+    token: string,
+    requestId: string | undefined,
+  ) {
+    let verdict: Verdict;
+    try {
+      verdict = await verifier.verify({ authorization, token, requestId });
+    } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        const level = error.refused ? 'debug' : 'warn';
+        logger[level]({ requestId, reason: error.reason, err: error.cause }, 'token could not be verified');
+        throw error;
+      }
+      // A bug, not an outage: still 503, never a pass.
+      logger.error({ requestId, err: error }, 'token verification failed unexpectedly');
+      throw new AuthUnavailableError('unexpected error', { cause: error });
+    }
+    if (verdict.valid) cache.setValid(key, verdict.identity, verdict.expiresAtMs);
+    else if (verdict.cacheable) cache.setInvalid(key);
+    return verdict;
+  }
+
+  return {
+    async authenticate(authorization, requestId) {
+      const credential = parseAuthorization(authorization);
+      if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN);
+      if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      if (closed) throw unavailable(undefined);
+      // parseAuthorization returned a bearer credential, so the header is a string.
+      const header = authorization as string;
+      const key = credentialKey(header);
+      const cached = cache.get(key);
+      if (cached !== undefined) {
+        if (cached.valid) return cached.identity;
+        throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      }
+      let verdict: Verdict;
+      try {
+        verdict = await flights.run(key, () => verifyAndRemember(key, header, credential.token, requestId));
+      } catch (error) {
+        // One error object per request: the shared verification's error is only the cause.
+        throw unavailable(error);
+      }
+      if (verdict.valid) return verdict.identity;
+      throw unauthorized(CHALLENGE_INVALID_TOKEN);
+    },
+    breakerState: () => verifier.breakerState(),
+    async close() {
+      closed = true;
+      await flights.settled();
+      await verifier.close();
+      cache.clear();
+    },
+    async destroy() {
+      closed = true;
+      await verifier.destroy();
+      await flights.settled();
+      cache.clear();
+    },
+  };
+}
+
+function unauthorized(challenge: string): GatewayError {
+  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge } });
+}
+
+function unavailable(cause: unknown): GatewayError {
+  return new GatewayError('AUTH_UNAVAILABLE', { cause });
+}

@@ -1,0 +1,80 @@
+// Protects the auth service (or the JWKS endpoint) from the gateway: every call first
+// takes a token from a bucket of max_calls_per_second, then a permit from a circuit
+// breaker. Either refusing means "do not call, answer 503 now": waiting for capacity
+// would only pile requests up behind an auth service that is already struggling.
+// Pure: time comes from the injected clock.
+import type { Clock } from '../clock.ts';
+import type { CircuitBreakerConfig } from '../config/schema.ts';
+import { type BucketLimits, takeToken } from '../ratelimit/gcra.ts';
+import {
+  type BreakerPermit,
+  type BreakerState,
+  CircuitBreaker,
+  type StateChangeListener,
+} from '../upstream/circuit-breaker.ts';
+
+export type GuardRefusal = 'rate_limited' | 'circuit_open';
+
+export type Admission =
+  | { readonly admitted: true; readonly permit: BreakerPermit }
+  | { readonly admitted: false; readonly refusal: GuardRefusal };
+
+export interface CallGuardOptions {
+  readonly callsPerSecond: number;
+  readonly breaker: CircuitBreakerConfig;
+  readonly clock: Clock;
+  readonly onBreakerStateChange?: StateChangeListener;
+}
+
+export class CallGuard {
+  readonly #limits: BucketLimits;
+  readonly #breaker: CircuitBreaker;
+  readonly #clock: Clock;
+  #tat: number | undefined;
+
+  constructor(options: CallGuardOptions) {
+    // A bucket of one second's worth of calls: a fresh gateway may send that many at
+    // once, then the rate holds. At least one, so rates below 1/s still admit a call.
+    this.#limits = { rate: options.callsPerSecond, burst: Math.max(1, Math.ceil(options.callsPerSecond)) };
+    this.#clock = options.clock;
+    const { breaker } = options;
+    this.#breaker = new CircuitBreaker(
+      {
+        maxRequests: breaker.max_requests,
+        intervalMs: breaker.interval,
+        timeoutMs: breaker.timeout,
+        failureRatio: breaker.failure_ratio,
+        minRequests: breaker.min_requests,
+      },
+      options.clock,
+      options.onBreakerStateChange,
+    );
+  }
+
+  /** Admits one call, or says why not. Nothing is consumed when the call is refused. */
+  acquire(): Admission {
+    // Ask the breaker first without side effects, so an open breaker spends no token
+    // and a refused token counts no breaker request.
+    if (!this.#breaker.canAdmit()) return { admitted: false, refusal: 'circuit_open' };
+    const decision = takeToken(this.#limits, this.#tat, this.#clock());
+    if (!decision.allowed) return { admitted: false, refusal: 'rate_limited' };
+    this.#tat = decision.tat;
+    const permit = this.#breaker.tryAcquire();
+    if (permit === undefined) return { admitted: false, refusal: 'circuit_open' };
+    return { admitted: true, permit };
+  }
+
+  /** Failures are network errors, timeouts and 5xx; an answer of any other status is a success. */
+  record(permit: BreakerPermit, success: boolean): void {
+    this.#breaker.record(permit, success);
+  }
+
+  /** Hands back a permit whose call was abandoned: it says nothing about the service. */
+  release(permit: BreakerPermit): void {
+    this.#breaker.release(permit);
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+}

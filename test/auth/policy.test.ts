@@ -1,0 +1,110 @@
+// The auth step of a route's chain, against the real stub auth service.
+import assert from 'node:assert/strict';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import { type Authenticator, createAuthenticator } from '../../src/auth/authenticator.ts';
+import { GatewayError } from '../../src/errors.ts';
+import { createAuthPolicy, isSafeHeaderValue } from '../../src/policies/auth.ts';
+import type { Policy, RequestContext } from '../../src/policies/policy.ts';
+import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
+import { authConfig, captureLogger, noJitter } from './support.ts';
+
+let stub: AuthStub;
+let authenticator: Authenticator;
+
+before(async () => {
+  stub = await startAuthStub();
+  stub.addToken('good', { user_id: 'alice', roles: ['admin'] });
+  authenticator = createAuthenticator(
+    authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '500ms' }),
+    {
+      logger: captureLogger().logger,
+      random: noJitter,
+    },
+  );
+});
+after(async () => {
+  await authenticator.close();
+  await stub.close();
+});
+beforeEach(async () => {
+  await stub.setMode('normal');
+  stub.resetCalls();
+});
+
+function context(headers: Record<string, string>): RequestContext {
+  const req = new IncomingMessage(new Socket());
+  req.headers = headers;
+  const { logger } = captureLogger();
+  return {
+    req,
+    requestId: 'req-1',
+    log: logger,
+    clientIp: '127.0.0.1',
+    routeName: '/api',
+    identity: undefined,
+    responseHeaders: {},
+  };
+}
+
+async function run(policy: Policy, ctx: RequestContext): Promise<unknown> {
+  return policy(ctx);
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => error instanceof GatewayError && error.code === code);
+}
+
+test('none: no step at all', () => {
+  assert.equal(createAuthPolicy('none', undefined), null);
+  assert.equal(createAuthPolicy('none', authenticator), null);
+});
+
+test('required or optional without an authenticator is a config error', () => {
+  assert.throws(() => createAuthPolicy('required', undefined));
+  assert.throws(() => createAuthPolicy('optional', undefined));
+});
+
+test('required: the identity is set from a valid token and the request id is forwarded', async () => {
+  const policy = createAuthPolicy('required', authenticator)!;
+  const ctx = context({ authorization: 'Bearer good' });
+  assert.equal(await run(policy, ctx), undefined);
+  assert.deepEqual(ctx.identity, { userId: 'alice', roles: ['admin'] });
+  assert.equal(stub.requests[0].headers['x-request-id'], 'req-1');
+});
+
+test('required: no token or a bad token is 401; an unavailable auth service is 503', async () => {
+  const policy = createAuthPolicy('required', authenticator)!;
+  await rejectsWith(run(policy, context({})), 'UNAUTHORIZED');
+  const bad = context({ authorization: 'Bearer bad' });
+  await rejectsWith(run(policy, bad), 'UNAUTHORIZED');
+  assert.equal(bad.identity, undefined);
+  await stub.setMode('error');
+  await rejectsWith(run(policy, context({ authorization: 'Bearer other' })), 'AUTH_UNAVAILABLE');
+});
+
+test('optional: no Authorization header continues anonymously, synchronously, without a call', async () => {
+  const policy = createAuthPolicy('optional', authenticator)!;
+  const ctx = context({});
+  assert.equal(policy(ctx), undefined, 'no promise on the anonymous path');
+  assert.equal(ctx.identity, undefined);
+  assert.equal(policy(context({ authorization: '' })), undefined);
+  assert.equal(stub.calls, 0);
+});
+
+test('optional: a valid token sets the identity; a bad one is 401; an unavailable auth service is 503', async () => {
+  const policy = createAuthPolicy('optional', authenticator)!;
+  const ctx = context({ authorization: 'Bearer good' });
+  await run(policy, ctx);
+  assert.equal(ctx.identity?.userId, 'alice');
+  await rejectsWith(run(policy, context({ authorization: 'Bearer forged' })), 'UNAUTHORIZED');
+  await rejectsWith(run(policy, context({ authorization: 'Basic dXNlcjpwYXNz' })), 'UNAUTHORIZED');
+  await stub.setMode('down');
+  await rejectsWith(run(policy, context({ authorization: 'Bearer unseen' })), 'AUTH_UNAVAILABLE');
+});
+
+test('the header-value check is exported for the forwarder', () => {
+  assert.equal(isSafeHeaderValue('alice'), true);
+  assert.equal(isSafeHeaderValue('alice\r\nx: y'), false);
+});
