@@ -14,6 +14,7 @@ import { GatewayRegistry } from './runtime/registry.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { createPublicServer } from './server/public-server.ts';
+import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -59,7 +60,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const holder = new RuntimeHolder(buildRuntime(config, registry));
   const lifecycle = { ready: false, draining: false };
 
-  const publicServer = createPublicServer(config.server, createDataPlane({ holder, logger, metrics, lifecycle }));
+  const tunnels = createUpgradeHandler({ holder, logger, metrics });
+  const publicServer = createPublicServer(config.server, {
+    request: createDataPlane({ holder, logger, metrics, lifecycle }),
+    shouldUpgrade: shouldTunnel(holder),
+    upgrade: tunnels.handle,
+  });
   let reloading: Promise<ReloadResult> | undefined;
   const reload = (): Promise<ReloadResult> => {
     // Reloads are serialized: two SIGHUPs in a row must not interleave two builds.
@@ -98,6 +104,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await registry.close();
     throw error;
   }
+  // Health-checked instances wait for their first probe (at most one probe timeout):
+  // readiness says 200 only once traffic has somewhere to go.
+  await registry.upstreams.ready();
   lifecycle.ready = true;
   const url = urlOf(publicServer);
   const adminUrl = adminServer && urlOf(adminServer);
@@ -105,7 +114,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    stopping ??= drain(publicServer, adminServer, registry, lifecycle, holder.current.config.server.shutdown_timeout, logger);
+    stopping ??= drain(publicServer, adminServer, tunnels, registry, lifecycle, holder.current.config.server.shutdown_timeout, logger);
     return stopping;
   };
 
@@ -124,6 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 async function drain(
   publicServer: Server,
   adminServer: Server | undefined,
+  tunnels: UpgradeHandler,
   registry: GatewayRegistry,
   lifecycle: { draining: boolean },
   timeoutMs: number,
@@ -144,6 +154,7 @@ async function drain(
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
     publicServer.closeAllConnections();
+    tunnels.destroyAll();
   }
   adminServer?.closeAllConnections();
   adminServer?.close();

@@ -191,12 +191,13 @@ const corsSchema = z
       .array(z.string().min(1))
       .min(1)
       .describe('Exact origins (https://app.example.com), wildcard subdomains (https://*.example.com) or * for any.'),
-    allowed_methods: z.array(method).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
-    allowed_headers: z.array(headerName).default(['Authorization', 'Content-Type', 'X-Request-ID']),
+    allowed_methods: z.array(method).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).describe('Methods a preflight may ask for.'),
+    allowed_headers: z.array(headerName).default(['Authorization', 'Content-Type', 'X-Request-ID']).describe('Request headers a preflight may ask for.'),
     exposed_headers: z
       .array(headerName)
-      .default(['X-Request-ID', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']),
-    allow_credentials: z.boolean().default(false),
+      .default(['X-Request-ID', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'])
+      .describe('Response headers the page may read.'),
+    allow_credentials: z.boolean().default(false).describe('Let the browser send cookies and credentials (never with *).'),
     max_age: duration('10m', 'How long browsers may cache a preflight answer.'),
   })
   .superRefine((cors, ctx) => {
@@ -223,15 +224,15 @@ const serverSchema = z
 
 const adminSchema = z
   .strictObject({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('Serve the admin listener.'),
     host: z.string().default('127.0.0.1').describe('Address of the admin listener (metrics, status, reload).'),
-    port: port.default(9090),
+    port: port.default(9090).describe('Port of the admin listener (0 picks a free one).'),
   })
   .prefault({});
 
 const logSchema = z
   .strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Least severe level written.'),
     access_log: z.boolean().default(true).describe('One JSON line per request.'),
   })
   .prefault({});

@@ -3,7 +3,10 @@
 // client writing `Connection: close, X-Forwarded-For` can't delete what we set.
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** Hop-by-hop per RFC 9110 7.6.1, plus headers undici refuses to be handed. */
+/**
+ * Hop-by-hop per RFC 9110 7.6.1, plus headers undici refuses to be handed. A WebSocket
+ * handshake's Upgrade is passed to undici as its `protocol` option instead.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -39,8 +42,6 @@ export interface UpstreamHeaderFacts {
   readonly identity: readonly string[] | undefined;
   /** Lower-cased identity header names; client copies are dropped whatever their spelling. */
   readonly identityNames: ReadonlySet<string>;
-  /** Keep Connection/Upgrade for a WebSocket handshake. */
-  readonly upgrade: boolean;
 }
 
 /** A flat [name, value, name, value, …] list for undici, duplicates kept. */
@@ -53,9 +54,7 @@ export function upstreamRequestHeaders(
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    const handshake = facts.upgrade && (name === 'connection' || name === 'upgrade');
-    if (HOP_BY_HOP.has(name) && !handshake) continue;
-    if (GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name) && !handshake)) continue;
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name))) continue;
     if (isIdentityHeader(name, facts.identityNames)) continue;
     out.push(rawHeaders[i], rawHeaders[i + 1]);
   }

@@ -3,16 +3,12 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { isPreflight } from '../policies/cors.ts';
-import type { ForwardOutcome } from '../proxy/forward.ts';
-import { forward } from '../proxy/forward.ts';
-import { upstreamRequestHeaders } from '../proxy/headers.ts';
-import { normalizeTarget } from '../routing/normalize-path.ts';
-import type { CompiledRoute, Runtime } from '../runtime/build.ts';
+import { type ForwardOutcome, forward } from '../proxy/forward.ts';
+import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
+import { headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
 import { RequestState } from './request-state.ts';
 import { sendError, sendJson } from './send.ts';
 
@@ -49,7 +45,11 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
       })
-      .finally(() => finish(runtime, state, res, outcome, logger, metrics));
+      .finally(() => {
+        const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+        metrics.observeRequest(state.routeName, req.method ?? '', status, (performance.now() - state.startedAt) / 1000);
+        if (runtime.config.log.access_log) logger.info(accessLogFields(state, status, outcome), 'request');
+      });
   };
 
   async function handle(
@@ -60,67 +60,47 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     peer: string,
     outcome: ForwardOutcome,
   ): Promise<void> {
-    const req = state.req;
-    const target = normalizeTarget(req.url ?? '');
-    if ('error' in target) throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
-    if (target.path === '/health' || target.path === '/ready') {
-      answerProbe(target.path, res, state.requestId, lifecycle);
+    const routed = routeRequest(runtime, state.req);
+    if (typeof routed === 'string') {
+      answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    const match = runtime.router.match(hostOf(req.headers.host), target.path);
-    if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
-    const route = match.value;
-    state.route = route;
-    const preflight = isPreflight(req.method, req.headers);
-    if (route.methods && !preflight && !route.methods.has(req.method!)) {
-      throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
+    state.route = routed.route;
+    const reply = await runPolicies(routed.route, state);
+    if (reply) {
+      res.writeHead(reply.status, { ...state.responseHeaders, ...reply.headers, 'x-request-id': state.requestId });
+      res.end();
+      return;
     }
-    if (route.policies) {
-      for (const policy of route.policies) {
-        let reply = policy(state);
-        if (reply instanceof Promise) reply = await reply;
-        if (reply) {
-          res.writeHead(reply.status, { ...state.responseHeaders, ...reply.headers, 'x-request-id': state.requestId });
-          res.end();
-          return;
-        }
-      }
-    }
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
-      requestId: state.requestId,
-      traceparent,
-      forwardedFor: forwardedFor(req, peer, state.clientIp),
-      forwardedProto: 'http',
-      forwardedHost: req.headers.host,
-      identity: state.identity && [runtime.userIdHeader, state.identity.userId, runtime.rolesHeader, state.identity.roles.join(',')],
-      identityNames: runtime.identityNames,
-      upgrade: false,
-    });
+    const headers = headersForUpstream(runtime, state, traceparent, peer);
     state.responseHeaders['x-request-id'] = state.requestId;
-    await forward(req, res, route.target, upstreamPath(route, match.prefix, target.path, target.query), headers, state.responseHeaders, outcome);
+    await forward(state.req, res, routed.route.target, routed.upstreamPath, headers, state.responseHeaders, outcome);
   }
 }
 
-function upstreamPath(route: CompiledRoute, matchedPrefix: string, path: string, query: string): string {
-  let rest = path;
-  if (route.stripPrefix && matchedPrefix !== '/') {
-    rest = path.slice(matchedPrefix.length);
-    if (rest === '') rest = '/';
-  }
-  return rest + query;
-}
+/** nginx's convention: the client left before the answer was complete. */
+export const CLIENT_CLOSED = 499;
 
-/** The trusted chain is kept and the peer appended; an untrusted peer's claims are dropped. */
-function forwardedFor(req: IncomingMessage, peer: string, clientIp: string): string {
-  const incoming = req.headers['x-forwarded-for'];
-  if (clientIp !== peer && incoming) return `${incoming}, ${peer}`;
-  return peer;
-}
-
-function hostOf(host: string | undefined): string {
-  if (!host) return '';
-  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
-  return (end > 0 ? host.slice(0, end) : host).toLowerCase();
+export function accessLogFields(state: RequestState, status: number, outcome: ForwardOutcome): Record<string, unknown> {
+  const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
+  const requestBytes = state.req.headers['content-length'];
+  return {
+    request_id: state.requestId,
+    trace_id: state.traceId,
+    method: state.req.method,
+    path: state.req.url,
+    route: state.route?.name,
+    service: state.route?.serviceName,
+    instance: outcome.instance,
+    attempts: outcome.attempts || undefined,
+    status,
+    duration_ms: round(performance.now() - state.startedAt),
+    upstream_ms: round(outcome.upstreamMs),
+    request_bytes: requestBytes === undefined ? undefined : Number(requestBytes),
+    response_bytes: outcome.responseBytes,
+    client_ip: state.clientIp,
+    user_id: state.identity?.userId,
+  };
 }
 
 function hasUnreadBody(req: IncomingMessage): boolean {
@@ -136,44 +116,4 @@ function answerProbe(path: string, res: ServerResponse, requestId: string, lifec
   } else {
     sendJson(res, 503, { status: lifecycle.draining ? 'draining' : 'starting' }, headers);
   }
-}
-
-function finish(
-  runtime: Runtime,
-  state: RequestState,
-  res: ServerResponse,
-  outcome: ForwardOutcome,
-  logger: Logger,
-  metrics: GatewayMetrics,
-): void {
-  const durationMs = performance.now() - state.startedAt;
-  // 499: the client left before the answer was complete (nginx's convention).
-  const status = res.writableFinished ? res.statusCode : 499;
-  metrics.observeRequest(state.routeName, state.req.method ?? '', status, durationMs / 1000);
-  if (!runtime.config.log.access_log) return;
-  logger.info(
-    {
-      request_id: state.requestId,
-      trace_id: state.traceId,
-      method: state.req.method,
-      path: state.req.url,
-      route: state.route?.name,
-      service: state.route?.serviceName,
-      instance: outcome.instance,
-      attempts: outcome.attempts || undefined,
-      status,
-      duration_ms: Math.round(durationMs * 100) / 100,
-      upstream_ms: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 100) / 100,
-      request_bytes: numberOrUndefined(state.req.headers['content-length']),
-      response_bytes: outcome.responseBytes,
-      client_ip: state.clientIp,
-      user_id: state.identity?.userId,
-    },
-    'request',
-  );
-}
-
-function numberOrUndefined(value: unknown): number | undefined {
-  const n = Number(value);
-  return value === undefined || Number.isNaN(n) ? undefined : n;
 }

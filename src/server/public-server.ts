@@ -4,16 +4,22 @@
 // and every server-side timeout are set here, none left at Node's 0 defaults.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.ts';
 import { randomUUID } from 'node:crypto';
 import { errorBody, type ErrorCode, ERROR_CATALOG } from '../errors.ts';
 
-export function createPublicServer(
-  server: Config['server'],
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Server {
+export interface PublicHandlers {
+  readonly request: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Decides which Upgrade requests are tunnelled; the others are served as plain requests. */
+  readonly shouldUpgrade: (req: IncomingMessage) => boolean;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+export function createPublicServer(server: Config['server'], handlers: PublicHandlers): Server {
   const listener = createServer(
     {
+      shouldUpgradeCallback: handlers.shouldUpgrade,
       insecureHTTPParser: false,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
@@ -23,8 +29,9 @@ export function createPublicServer(
       keepAliveTimeout: server.keep_alive_timeout,
       connectionsCheckingInterval: Math.min(1000, server.headers_timeout),
     },
-    handler,
+    handlers.request,
   );
+  listener.on('upgrade', handlers.upgrade);
   listener.maxConnections = server.max_connections;
   listener.on('clientError', answerClientError);
   return listener;

@@ -10,7 +10,6 @@ const facts = {
   forwardedHost: 'gw.example',
   identity: undefined,
   identityNames: new Set(['x-user-id', 'x-user-roles']),
-  upgrade: false,
 };
 
 function pairs(list: string[]): [string, string][] {
@@ -53,12 +52,6 @@ test('removes client-sent identity headers in any case, count or spelling', () =
     out.filter(([n]) => n.replaceAll('_', '-').startsWith('x-user')),
     [['x-username-hint', 'y'], ['x-user-id', 'u1'], ['x-user-roles', 'a,b']],
   );
-});
-
-test('keeps Connection and Upgrade for a websocket handshake', () => {
-  const raw = ['Connection', 'Upgrade', 'Upgrade', 'websocket'];
-  const out = pairs(upstreamRequestHeaders(raw, { connection: 'Upgrade' }, { ...facts, upgrade: true }));
-  assert.ok(out.some(([n]) => n === 'upgrade'));
 });
 
 test('strips hop-by-hop headers from responses', () => {

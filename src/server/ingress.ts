@@ -1,0 +1,75 @@
+// The steps every request takes before it is forwarded, shared by plain requests and
+// WebSocket handshakes: target normalization, route match, method check, the policy
+// chain, and the headers the upstream will see.
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.ts';
+import { isPreflight } from '../policies/cors.ts';
+import type { LocalReply } from '../policies/policy.ts';
+import { upstreamRequestHeaders } from '../proxy/headers.ts';
+import { normalizeTarget } from '../routing/normalize-path.ts';
+import type { CompiledRoute, Runtime } from '../runtime/build.ts';
+import type { RequestState } from './request-state.ts';
+
+export interface RoutedRequest {
+  readonly route: CompiledRoute;
+  /** Path and query as the instance sees them (before its base path). */
+  readonly upstreamPath: string;
+}
+
+/** The normalized path for the gateway's own endpoints, or undefined. */
+export type ProbePath = '/health' | '/ready';
+
+/** Matches the request to a route, or throws 400/404/405. Returns a probe path for /health and /ready. */
+export function routeRequest(runtime: Runtime, req: IncomingMessage): RoutedRequest | ProbePath {
+  const target = normalizeTarget(req.url ?? '');
+  if ('error' in target) throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
+  if (target.path === '/health' || target.path === '/ready') return target.path;
+  const match = runtime.router.match(hostOf(req.headers.host), target.path);
+  if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
+  const route = match.value;
+  if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
+    throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
+  }
+  let rest = target.path;
+  if (route.stripPrefix && match.prefix !== '/') {
+    rest = target.path.slice(match.prefix.length) || '/';
+  }
+  return { route, upstreamPath: rest + target.query };
+}
+
+/** Runs the route's policies in order; a LocalReply ends the request there. */
+export async function runPolicies(route: CompiledRoute, state: RequestState): Promise<LocalReply | undefined> {
+  if (!route.policies) return undefined;
+  for (const policy of route.policies) {
+    let reply = policy(state);
+    if (reply instanceof Promise) reply = await reply;
+    if (reply) return reply;
+  }
+  return undefined;
+}
+
+export function headersForUpstream(runtime: Runtime, state: RequestState, traceparent: string, peer: string): string[] {
+  const req = state.req;
+  return upstreamRequestHeaders(req.rawHeaders, req.headers, {
+    requestId: state.requestId,
+    traceparent,
+    forwardedFor: forwardedFor(req, peer, state.clientIp),
+    forwardedProto: 'http',
+    forwardedHost: req.headers.host,
+    identity: state.identity && [runtime.userIdHeader, state.identity.userId, runtime.rolesHeader, state.identity.roles.join(',')],
+    identityNames: runtime.identityNames,
+  });
+}
+
+/** The trusted chain is kept and the peer appended; an untrusted peer's claims are dropped. */
+function forwardedFor(req: IncomingMessage, peer: string, clientIp: string): string {
+  const incoming = req.headers['x-forwarded-for'];
+  if (clientIp !== peer && incoming) return `${incoming}, ${peer}`;
+  return peer;
+}
+
+export function hostOf(host: string | undefined): string {
+  if (!host) return '';
+  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
+  return (end > 0 ? host.slice(0, end) : host).toLowerCase();
+}
