@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { watchConfigFile } from './config/watch.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { buildRuntime } from './runtime/build.ts';
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   readonly logDestination?: DestinationStream;
   /** DNS servers for discovery, for tests that run their own. */
   readonly dnsServers?: readonly string[];
+  /** Reload when the config file changes (default true). */
+  readonly watch?: boolean;
 }
 
 export interface ReloadResult {
@@ -108,12 +111,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // readiness says 200 only once traffic has somewhere to go.
   await registry.upstreams.ready();
   lifecycle.ready = true;
+  const watcher =
+    options.watch === false
+      ? undefined
+      : watchConfigFile(options.configFile, reload, {
+          onError: (error) => logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
+        });
   const url = urlOf(publicServer);
   const adminUrl = adminServer && urlOf(adminServer);
   logger.info({ url, admin_url: adminUrl, routes: config.routes.length }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
+    watcher?.close();
     stopping ??= drain(publicServer, adminServer, tunnels, registry, lifecycle, holder.current.config.server.shutdown_timeout, logger);
     return stopping;
   };

@@ -46,7 +46,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
-        const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+        const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
         metrics.observeRequest(state.routeName, req.method ?? '', status, (performance.now() - state.startedAt) / 1000);
         if (runtime.config.log.access_log) logger.info(accessLogFields(state, status, outcome), 'request');
       });
