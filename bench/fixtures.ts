@@ -1,0 +1,86 @@
+// Side services some rows need (an auth service and a token, a Redis), started once,
+// on first use, and kept for the rest of the run. They stay outside the measured
+// process, like the upstream.
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Child, isRunning, startNode, startProcess } from './children.ts';
+import { freePort, waitFor200 } from './net.ts';
+
+export interface AuthFixture {
+  url: string; // the demo auth service: /auth/login, /auth/verify, /.well-known/jwks.json
+  token: string; // a valid token for alice, good for an hour
+}
+
+export class Fixtures {
+  readonly #root: string;
+  readonly #workDir: string;
+  #auth?: Promise<AuthFixture>;
+  #redis?: Promise<string>;
+
+  constructor(root: string, workDir: string) {
+    this.#root = root;
+    this.#workDir = workDir;
+  }
+
+  auth(): Promise<AuthFixture> {
+    this.#auth ??= this.#startAuth();
+    return this.#auth;
+  }
+
+  /** A redis:// URL of a throw-away redis-server (no persistence). */
+  redis(): Promise<string> {
+    this.#redis ??= this.#startRedis();
+    return this.#redis;
+  }
+
+  async #startAuth(): Promise<AuthFixture> {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child = startNode('auth service', ['demo/services/auth.ts'], {
+      env: { PORT: String(port) },
+      logFile: join(this.#workDir, 'auth-service.log'),
+      cwd: this.#root,
+    });
+    await waitFor200(`${url}/health`, child);
+    const res = await fetch(`${url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'alice' }),
+    });
+    const { token } = (await res.json()) as { token: string };
+    return { url, token };
+  }
+
+  async #startRedis(): Promise<string> {
+    const port = await freePort();
+    const child = startProcess(
+      'redis-server',
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { logFile: join(this.#workDir, 'redis.log') },
+    );
+    await waitForPong(port, child);
+    return `redis://127.0.0.1:${port}`;
+  }
+}
+
+async function waitForPong(port: number, child: Child, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(child)) throw new Error('redis-server exited at start (is it installed?)');
+    const answered = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.setTimeout(500, () => socket.destroy());
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => resolve(false));
+      socket.once('close', () => resolve(false));
+    });
+    if (answered) return;
+    await sleep(100);
+  }
+  throw new Error(`redis-server did not answer PING on port ${port}`);
+}

@@ -1,0 +1,180 @@
+// `npm run bench`: the upstream, then each scenario's process in turn, each loaded by
+// autocannon in a separate process; prints the table and writes .bench/last.json.
+// Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 3),
+// BENCH_ROUNDS (1; with more, rows are interleaved round by round and the median kept),
+// BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway").
+import { mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Child, cpuSeconds, isRunning, rssMb, startNode, stop, stopAll } from './children.ts';
+import { Fixtures } from './fixtures.ts';
+import { runLoad } from './load.ts';
+import { freePort, waitFor200 } from './net.ts';
+import {
+  compareToBaseline,
+  type Measurement,
+  markdown,
+  median,
+  type RowResult,
+  type RunInfo,
+  table,
+  writeJson,
+} from './report.ts';
+import { type BenchContext, PATH, SCENARIOS, type Scenario } from './scenarios.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORK = join(ROOT, '.bench');
+const durationS = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const warmupS = Number(process.env.BENCH_WARMUP ?? 3);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim().toLowerCase());
+
+const fixtures = new Fixtures(ROOT, WORK);
+const log = (message: string) => console.error(`bench: ${message}`);
+const slug = (name: string) => name.replace(/\W+/g, '-').replace(/^-|-$/g, '');
+
+/** Fails the row unless the target answers 2xx: a fast stream of 404s is not a result. */
+async function probe(url: string, headers: Record<string, string>): Promise<void> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
+  const body = await res.text();
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(`probe ${url} answered ${res.status}: ${body.slice(0, 200)}`);
+  }
+}
+
+/** One round of one row: start its process, warm up, measure, stop it. */
+async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string): Promise<Measurement> {
+  const ctx: BenchContext = {
+    root: ROOT,
+    workDir: WORK,
+    upstreamUrl,
+    port: await freePort(),
+    adminPort: await freePort(),
+    fixtures,
+  };
+  let target = upstream;
+  let url = `${upstreamUrl}${PATH}`;
+  if (scenario.launch) {
+    const launch = await scenario.launch(ctx);
+    const logFile = join(WORK, `${slug(scenario.name)}.log`);
+    target = startNode(scenario.name, launch.args, { env: launch.env, logFile, cwd: ROOT });
+    await waitFor200(launch.readyUrl, target).catch((error: Error) => {
+      throw new Error(`${error.message} (log: ${logFile})`);
+    });
+    url = `http://127.0.0.1:${ctx.port}${PATH}`;
+  }
+  try {
+    const headers = (await scenario.headers?.(ctx)) ?? {};
+    await probe(url, headers);
+    log(`${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections`);
+    if (warmupS > 0) await runLoad({ url, connections, durationS: warmupS, headers });
+    const pid = target.process.pid!;
+    const cpuBefore = cpuSeconds(pid);
+    const started = performance.now();
+    const load = await runLoad({ url, connections, durationS, headers });
+    const elapsedS = (performance.now() - started) / 1000;
+    const cpuAfter = cpuSeconds(pid);
+    if (!isRunning(target)) throw new Error(`${target.name} exited during the run`);
+    return {
+      ...load,
+      rssMb: rssMb(pid),
+      cpuPercent:
+        cpuBefore === undefined || cpuAfter === undefined
+          ? undefined
+          : (100 * (cpuAfter - cpuBefore)) / elapsedS,
+      load1: loadavg()[0],
+    };
+  } finally {
+    if (target !== upstream) await stop(target);
+  }
+}
+
+async function main(): Promise<number> {
+  mkdirSync(WORK, { recursive: true });
+  const scenarios = SCENARIOS.filter(
+    (s) => !only || only.some((part) => s.name.toLowerCase().includes(part)),
+  );
+  const info: RunInfo = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    connections,
+    durationS,
+    warmupS,
+    rounds,
+    loadBefore: loadavg()[0],
+  };
+  log(`${scenarios.length} rows x ${rounds} round(s) on ${info.cpus}; loader, upstream and proxy share them`);
+  if (info.loadBefore > cpus().length / 2) {
+    log(
+      `warning: 1-minute load average is already ${info.loadBefore.toFixed(1)}: other work will skew the figures`,
+    );
+  }
+
+  const upstreamPort = await freePort();
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const upstream = startNode('upstream', ['bench/upstream.ts'], {
+    env: { PORT: String(upstreamPort) },
+    logFile: join(WORK, 'upstream.log'),
+    cwd: ROOT,
+  });
+  await waitFor200(`${upstreamUrl}/`, upstream);
+
+  // Round by round rather than row by row, so a burst of outside load spreads over all rows.
+  const runs = new Map<Scenario, Measurement[]>(scenarios.map((s) => [s, []]));
+  const failures = new Map<Scenario, string>();
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    for (const scenario of scenarios) {
+      if (interrupted) return 130;
+      if (failures.has(scenario)) continue;
+      try {
+        runs.get(scenario)!.push(await measure(scenario, upstream, upstreamUrl));
+      } catch (error) {
+        log(`${scenario.name} failed: ${(error as Error).message}`);
+        failures.set(scenario, (error as Error).message);
+      }
+    }
+  }
+
+  const rows: RowResult[] = scenarios.map((scenario) => {
+    const row = { name: scenario.name, what: scenario.what, baseline: scenario.baseline ?? false };
+    const error = failures.get(scenario);
+    return error ? { ...row, error } : { ...row, ...median(runs.get(scenario)!) };
+  });
+  compareToBaseline(rows);
+  info.loadAfter = loadavg()[0];
+
+  const jsonFile = join(WORK, 'last.json');
+  writeJson(jsonFile, info, rows);
+  console.log(`\nGatehouse bench, ${info.date}, Node ${info.node}, ${info.cpus}`);
+  console.log(
+    `${connections} connections, ${durationS}s per row after a ${warmupS}s warm-up, ` +
+      `${rounds > 1 ? `median of ${rounds} rounds, ` : ''}GET ${PATH}; ` +
+      `load average ${info.loadBefore.toFixed(1)} before, ${info.loadAfter.toFixed(1)} after\n`,
+  );
+  console.log(table(rows));
+  console.log(`\nMarkdown:\n\n${markdown(rows)}\n\nJSON: ${jsonFile}`);
+  return failures.size > 0 ? 1 : 0;
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    interrupted = true;
+    log(`${signal}: stopping every process`);
+    void stopAll(2000).then(() => process.exit(130));
+  });
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  log((error as Error).stack ?? String(error));
+} finally {
+  await stopAll();
+}
+process.exit(code);

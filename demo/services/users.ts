@@ -1,0 +1,19 @@
+// Demo users service (behind /api/users, auth required).
+import type { RunningService } from './http.ts';
+import { startJsonService } from './json-service.ts';
+
+export function startUsersService(port: number): Promise<RunningService> {
+  return startJsonService(
+    'users',
+    [
+      { id: '1', name: 'Alice', email: 'alice@example.com' },
+      { id: '2', name: 'Bob', email: 'bob@example.com' },
+    ],
+    port,
+  );
+}
+
+if (import.meta.main) {
+  const service = await startUsersService(Number(process.env.PORT ?? 3001));
+  console.log(`users service on ${service.url}`);
+}
