@@ -11,7 +11,7 @@ import type { UpstreamInstance } from '../upstream/instance.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';
 import { BodyLimitStream } from './body-limit.ts';
 import { classifyFailure, type FailureKind, toGatewayError } from './error-map.ts';
-import { clientResponseHeaders } from './headers.ts';
+import { ClientGone, Exchange, HeadersDeadline } from './exchange.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -34,6 +34,12 @@ export interface ForwardOutcome {
   responseBytes: number | undefined;
 }
 
+interface AttemptResult {
+  readonly error: Error | undefined;
+  readonly afterStart: boolean;
+  readonly status: number;
+}
+
 /** Answers the client from the upstream; throws GatewayError when no response could be started. */
 export async function forward(
   req: IncomingMessage,
@@ -54,12 +60,6 @@ export async function forward(
   const body = !hasBody ? null : chunked ? limitBody(req, target.bodyLimit) : req;
   const replayable = !hasBody && IDEMPOTENT.has(req.method!);
 
-  const abort = new AbortController();
-  const onClientGone = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once('close', onClientGone);
-
   let excluded: Set<UpstreamInstance> | undefined;
   let lastError: GatewayError | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -68,61 +68,74 @@ export async function forward(
       lease = target.pool.acquire(excluded);
     } catch (error) {
       // The retry found no other instance: the first failure is the answer.
-      if (attempt > 1 && outcome.instance !== undefined) throw lastError!;
+      if (lastError !== undefined) throw lastError;
       throw error;
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
+    const result = await attemptOnce(lease.instance, req, res, target, path, headers, body, extraResponseHeaders, outcome);
+    const { error } = result;
+    if (error === undefined) {
+      lease.release(result.status >= 500 ? 'failure' : 'success');
+      return;
+    }
+    if (result.afterStart) {
+      // The exchange already cut the client connection: there is nobody left to answer.
+      lease.release(error instanceof ClientGone ? 'neutral' : 'failure');
+      return;
+    }
+    const kind: FailureKind =
+      error instanceof HeadersDeadline ? 'timeout' : error instanceof ClientGone ? 'client' : classifyFailure(error);
+    lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
+    if (error instanceof ClientGone) return;
+    lastError = toGatewayError(error, kind);
+    const retry = attempt === 1 && (kind === 'unreachable' || (kind === 'reset' && replayable));
+    if (!retry) throw lastError;
+    excluded ??= new Set();
+    excluded.add(lease.instance);
+  }
+}
+
+function attemptOnce(
+  instance: UpstreamInstance,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: ForwardTarget,
+  path: string,
+  headers: string[],
+  body: IncomingMessage | BodyLimitStream | null,
+  extraResponseHeaders: Readonly<Record<string, string>>,
+  outcome: ForwardOutcome,
+): Promise<AttemptResult> {
+  return new Promise((resolve) => {
     const sentAt = performance.now();
-    // undici arms headersTimeout on coarse timers (about 1 s resolution): keep it as a
-    // backstop and enforce the configured deadline with a native timer.
-    let timedOut = false;
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, target.headersTimeout);
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await lease.instance.pool.request({
+    let status = 0;
+    const exchange = new Exchange(res, extraResponseHeaders, target.headersTimeout, {
+      started(statusCode, contentLength) {
+        status = statusCode;
+        outcome.upstreamMs = performance.now() - sentAt;
+        outcome.responseBytes = contentLength;
+      },
+      finished(error, afterStart) {
+        res.off('close', onClientGone);
+        resolve({ error, afterStart, status });
+      },
+    });
+    const onClientGone = () => exchange.abort(new ClientGone());
+    res.once('close', onClientGone);
+    // Dispatched in the same tick as the lease: a reload may close a replaced pool right after.
+    instance.pool.dispatch(
+      {
         method: req.method as Dispatcher.HttpMethod,
-        path: lease.instance.basePath === '' ? path : lease.instance.basePath + path,
+        path: instance.basePath === '' ? path : instance.basePath + path,
         headers,
         body,
         headersTimeout: target.headersTimeout + 1000,
         bodyTimeout: target.bodyTimeout,
-        signal: abort.signal,
-      });
-    } catch (error) {
-      clearTimeout(deadline);
-      const kind: FailureKind = timedOut ? 'timeout' : abort.signal.aborted ? 'client' : classifyFailure(error);
-      lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
-      if (kind === 'client' && !timedOut && abort.signal.aborted) return;
-      const retry = attempt === 1 && (kind === 'unreachable' || (kind === 'reset' && replayable));
-      lastError = toGatewayError(error, kind);
-      if (retry) {
-        excluded ??= new Set();
-        excluded.add(lease.instance);
-        continue;
-      }
-      throw lastError;
-    }
-    clearTimeout(deadline);
-    outcome.upstreamMs = performance.now() - sentAt;
-    const failed = response.statusCode >= 500;
-    const responseHeaders = clientResponseHeaders(response.headers);
-    if (responseHeaders['content-length'] !== undefined) outcome.responseBytes = Number(responseHeaders['content-length']);
-    Object.assign(responseHeaders, extraResponseHeaders);
-    res.writeHead(response.statusCode, responseHeaders);
-    await new Promise<void>((resolve) => {
-      pipeline(response.body, res, (error) => {
-        // A body that broke mid-way must not look complete: the client connection is cut.
-        if (error) res.destroy();
-        lease.release(abort.signal.aborted ? 'neutral' : error || failed ? 'failure' : 'success');
-        resolve();
-      });
-    });
-    return;
-  }
+      },
+      exchange,
+    );
+  });
 }
 
 function limitBody(req: IncomingMessage, limit: number): BodyLimitStream {

@@ -85,17 +85,36 @@ function connectionListed(connection: string | undefined): Set<string> | undefin
   return names.size > 0 ? names : undefined;
 }
 
-/** Upstream response headers minus hop-by-hop ones; mutates and returns the object undici made for us. */
-export function clientResponseHeaders(
-  headers: Record<string, string | string[] | undefined>,
-): Record<string, string | string[] | undefined> {
-  const connection = headers.connection;
-  if (connection !== undefined) {
-    const named = connectionListed(Array.isArray(connection) ? connection.join(',') : connection);
-    if (named) for (const name of named) delete headers[name];
+export function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName);
+}
+
+export interface ResponseHead {
+  /** A flat [name, value, …] list for res.writeHead, duplicates (Set-Cookie) kept. */
+  readonly headers: string[];
+  readonly contentLength: number | undefined;
+}
+
+/** The upstream's raw response headers minus hop-by-hop ones and those its Connection header names. */
+export function clientResponseHeaders(rawHeaders: readonly Buffer[]): ResponseHead {
+  const headers: string[] = [];
+  let named: Set<string> | undefined;
+  let contentLength: number | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') named = connectionListed(rawHeaders[i + 1].toString('latin1'));
+      continue;
+    }
+    const value = rawHeaders[i + 1].toString('latin1');
+    if (lower === 'content-length') contentLength = Number(value);
+    headers.push(name, value);
   }
-  for (const name of HOP_BY_HOP) {
-    if (headers[name] !== undefined) delete headers[name];
+  if (named === undefined) return { headers, contentLength };
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!named.has(headers[i].toLowerCase())) kept.push(headers[i], headers[i + 1]);
   }
-  return headers;
+  return { headers: kept, contentLength };
 }

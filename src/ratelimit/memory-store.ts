@@ -22,7 +22,10 @@ export class MemoryBucketStore implements BucketStore {
   // Scratch reused by every call (take() is synchronous, so nothing overlaps): the
   // memory store is on every request's path and allocates only its answer.
   readonly #decisions: BucketDecision[] = [];
-  readonly #getOptions: LRUCache.GetOptions<string, number, unknown> = {};
+  // noDeleteOnStaleGet: deleting a cache's last entry makes lru-cache clear() arrays
+  // sized max_clients (milliseconds at the default million). A stale entry is simply
+  // overwritten by the set that follows.
+  readonly #getOptions: LRUCache.GetOptions<string, number, unknown> = { noDeleteOnStaleGet: true };
   readonly #setOptions: LRUCache.SetOptions<string, number, unknown> = { ttl: 1 };
   /** The time of the current call, which lru-cache also reads for expiry. */
   #now = 0;

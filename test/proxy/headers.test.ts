@@ -54,14 +54,19 @@ test('removes client-sent identity headers in any case, count or spelling', () =
   );
 });
 
-test('strips hop-by-hop headers from responses', () => {
-  const out = clientResponseHeaders({
-    connection: 'x-internal',
-    'x-internal': 'secret',
-    'keep-alive': 'timeout=5',
-    'transfer-encoding': 'chunked',
-    'set-cookie': ['a=1', 'b=2'],
-    'content-type': 'text/plain',
+test('strips hop-by-hop headers, and those Connection names, from responses; keeps duplicates', () => {
+  const raw = [
+    'Connection', 'X-Internal',
+    'X-Internal', 'secret',
+    'Keep-Alive', 'timeout=5',
+    'Transfer-Encoding', 'chunked',
+    'Set-Cookie', 'a=1',
+    'Set-Cookie', 'b=2',
+    'Content-Type', 'text/plain',
+    'Content-Length', '12',
+  ].map((text) => Buffer.from(text));
+  assert.deepEqual(clientResponseHeaders(raw), {
+    headers: ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/plain', 'Content-Length', '12'],
+    contentLength: 12,
   });
-  assert.deepEqual(out, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
 });
