@@ -63,6 +63,8 @@ export async function forward(
   let excluded: Set<UpstreamInstance> | undefined;
   let lastError: GatewayError | undefined;
   for (let attempt = 1; ; attempt++) {
+    // The client may have left while a policy (auth, Redis) was deciding: send nothing.
+    if (res.destroyed) return;
     let lease: Lease;
     try {
       lease = target.pool.acquire(excluded);

@@ -60,7 +60,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     peer: string,
     outcome: ForwardOutcome,
   ): Promise<void> {
-    const routed = routeRequest(runtime, state.req);
+    const routed = routeRequest(runtime, state.req, state);
     if (typeof routed === 'string') {
       answerProbe(routed, res, state.requestId, lifecycle);
       return;

@@ -19,14 +19,19 @@ export interface RoutedRequest {
 /** The normalized path for the gateway's own endpoints, or undefined. */
 export type ProbePath = '/health' | '/ready';
 
-/** Matches the request to a route, or throws 400/404/405. Returns a probe path for /health and /ready. */
-export function routeRequest(runtime: Runtime, req: IncomingMessage): RoutedRequest | ProbePath {
+/**
+ * Matches the request to a route, or throws 400/404/405. Returns a probe path for
+ * /health and /ready. The matched route is recorded on `state` before the method
+ * check, so a 405 is counted under its route.
+ */
+export function routeRequest(runtime: Runtime, req: IncomingMessage, state?: RequestState): RoutedRequest | ProbePath {
   const target = normalizeTarget(req.url ?? '');
   if ('error' in target) throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
   if (target.path === '/health' || target.path === '/ready') return target.path;
   const match = runtime.router.match(hostOf(req.headers.host), target.path);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
   const route = match.value;
+  if (state) state.route = route;
   if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
     throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
   }

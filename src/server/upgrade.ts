@@ -70,7 +70,7 @@ async function tunnel(
   peer: string,
   outcome: { instance: string | undefined },
 ): Promise<number> {
-  const routed = routeRequest(runtime, state.req);
+  const routed = routeRequest(runtime, state.req, state);
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
   state.route = routed.route;
   const reply = await runPolicies(routed.route, state);

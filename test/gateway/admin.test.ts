@@ -73,3 +73,10 @@ test('POST /reload applies a new config; an invalid one is refused and the old o
   assert.ok((await metricValue('gatehouse_config_reloads_total', { result: 'failure' }))! >= 1);
   assert.ok(gw.logs().some((line) => line.msg === 'configuration reload failed; the running configuration stays in force'));
 });
+
+test('a 405 is counted under the route it matched', async () => {
+  await gw.writeConfig({ ...baseConfig(), routes: [{ path: '/a', service: 'a', methods: ['GET'] }] });
+  assert.equal((await send(`${gw.adminUrl}/reload`, { method: 'POST' })).status, 200);
+  assert.equal((await send(`${gw.url}/a`, { method: 'DELETE' })).status, 405);
+  assert.equal(await metricValue('gatehouse_requests_total', { route: '/a', method: 'DELETE', status: '405' }), 1);
+});
