@@ -31,7 +31,8 @@ function annotations(schema: z.ZodType): { description?: string; defaultValue?: 
   while (current) {
     description ??= current.description;
     const def = defOf(current);
-    if ((def.type === 'default' || def.type === 'prefault') && defaultValue === undefined) defaultValue = def.defaultValue;
+    if ((def.type === 'default' || def.type === 'prefault') && defaultValue === undefined)
+      defaultValue = def.defaultValue;
     if (def.type === 'optional') optional = true;
     current = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
   }
@@ -59,13 +60,32 @@ function walk(schema: z.ZodType, key: string, env: string, rows: Row[]): void {
   const { description, defaultValue, optional } = annotations(schema);
   if (key !== '') {
     const shownDefault =
-      defaultValue === undefined ? (optional ? '(none)' : '') : typeof defaultValue === 'object' ? (Array.isArray(defaultValue) ? JSON.stringify(defaultValue) : '') : String(defaultValue);
-    rows.push({ key, env, type: typeName(schema), defaultValue: shownDefault, description: description ?? '' });
+      defaultValue === undefined
+        ? optional
+          ? '(none)'
+          : ''
+        : typeof defaultValue === 'object'
+          ? Array.isArray(defaultValue)
+            ? JSON.stringify(defaultValue)
+            : ''
+          : String(defaultValue);
+    rows.push({
+      key,
+      env,
+      type: typeName(schema),
+      defaultValue: shownDefault,
+      description: description ?? '',
+    });
   }
   const join = (a: string, b: string) => (a === '' ? b : `${a}_${b}`);
   if (node.kind === 'object') {
     for (const [child, childSchema] of Object.entries(node.shape)) {
-      walk(childSchema, key === '' ? child : `${key}.${child}`, join(env, child.toUpperCase().replace(/-/g, '_')), rows);
+      walk(
+        childSchema,
+        key === '' ? child : `${key}.${child}`,
+        join(env, child.toUpperCase().replace(/-/g, '_')),
+        rows,
+      );
     }
   } else if (node.kind === 'record') {
     walk(node.value, `${key}.<name>`, join(env, '<NAME>'), rows);
@@ -77,10 +97,13 @@ function walk(schema: z.ZodType, key: string, env: string, rows: Row[]): void {
 export function renderConfigReference(): string {
   const rows: Row[] = [];
   walk(configSchema, '', '', rows);
-  const escape = (text: string) => text.replace(/\|/g, '\\|');
+  const escapePipes = (text: string) => text.replace(/\|/g, '\\|');
   const table = rows
     .filter((row) => !row.key.endsWith('[i]') && !row.key.endsWith('.<name>'))
-    .map((row) => `| \`${row.key}\` | \`${row.env}\` | ${row.type} | ${row.defaultValue === '' ? '' : `\`${escape(row.defaultValue)}\``} | ${escape(row.description)} |`)
+    .map(
+      (row) =>
+        `| \`${row.key}\` | \`${row.env}\` | ${row.type} | ${row.defaultValue === '' ? '' : `\`${escapePipes(row.defaultValue)}\``} | ${escapePipes(row.description)} |`,
+    )
     .join('\n');
   return `# Configuration reference
 

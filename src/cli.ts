@@ -10,7 +10,12 @@ const USAGE = `Usage:
   gatehouse schema                     print the config's JSON Schema`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: { config: { type: 'string'; short: 'c' }; help: { type: 'boolean'; short: 'h' } }; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: { config: { type: 'string'; short: 'c' }; help: { type: 'boolean'; short: 'h' } };
+      allowPositionals: true;
+    }>
+  >;
   try {
     parsed = parseArgs({
       args: argv,
@@ -48,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
 async function validate(configFile: string): Promise<number> {
   try {
     const { ignoredVariables } = await loadConfigFile(configFile);
-    for (const variable of ignoredVariables) process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
+    for (const variable of ignoredVariables)
+      process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
     process.stdout.write(`${configFile}: valid\n`);
     return 0;
   } catch (error) {

@@ -46,7 +46,17 @@ export interface Gateway {
 }
 
 /** Settings bound to listeners or processes: a reload can't change them. */
-const STATIC_KEYS = ['server.host', 'server.port', 'server.headers_timeout', 'server.request_timeout', 'server.keep_alive_timeout', 'server.max_header_size', 'server.max_connections', 'admin', 'log'] as const;
+const STATIC_KEYS = [
+  'server.host',
+  'server.port',
+  'server.headers_timeout',
+  'server.request_timeout',
+  'server.keep_alive_timeout',
+  'server.max_header_size',
+  'server.max_connections',
+  'admin',
+  'log',
+] as const;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
@@ -81,21 +91,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const reloadOnce = async (): Promise<ReloadResult> => {
     try {
       const next = await loadConfigFile(options.configFile, env);
-      const restartRequired = STATIC_KEYS.filter((key) => JSON.stringify(pick(next.config, key)) !== JSON.stringify(pick(config, key)));
+      const restartRequired = STATIC_KEYS.filter(
+        (key) => JSON.stringify(pick(next.config, key)) !== JSON.stringify(pick(config, key)),
+      );
       holder.swap(buildRuntime(next.config, registry));
       metrics!.reloaded(true);
-      logger.info({ restart_required: restartRequired.length > 0 ? restartRequired : undefined }, 'configuration reloaded');
+      logger.info(
+        { restart_required: restartRequired.length > 0 ? restartRequired : undefined },
+        'configuration reloaded',
+      );
       return { ok: true, restartRequired };
     } catch (error) {
       metrics!.reloaded(false);
-      const errors = error instanceof ConfigError ? error.problems.map((p) => formatProblem(error.file, p)) : [String(error)];
+      const errors =
+        error instanceof ConfigError
+          ? error.problems.map((p) => formatProblem(error.file, p))
+          : [String(error)];
       logger.error({ errors }, 'configuration reload failed; the running configuration stays in force');
       return { ok: false, errors };
     }
   };
 
   const adminServer = config.admin.enabled
-    ? createAdminServer({ metrics, lifecycle, status: () => ({ services: registry.upstreams.status() }), reload })
+    ? createAdminServer({
+        metrics,
+        lifecycle,
+        status: () => ({ services: registry.upstreams.status() }),
+        reload,
+      })
     : undefined;
 
   try {
@@ -115,7 +138,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.watch === false
       ? undefined
       : watchConfigFile(options.configFile, reload, {
-          onError: (error) => logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
+          onError: (error) =>
+            logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
         });
   const url = urlOf(publicServer);
   const adminUrl = adminServer && urlOf(adminServer);
@@ -124,7 +148,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     watcher?.close();
-    stopping ??= drain(publicServer, adminServer, tunnels, registry, lifecycle, holder.current.config.server.shutdown_timeout, logger);
+    stopping ??= drain(
+      publicServer,
+      adminServer,
+      tunnels,
+      registry,
+      lifecycle,
+      holder.current.config.server.shutdown_timeout,
+      logger,
+    );
     return stopping;
   };
 
@@ -184,5 +216,7 @@ function urlOf(server: Server): string {
 }
 
 function pick(config: Config, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+  return path
+    .split('.')
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
 }

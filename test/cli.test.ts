@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from './helpers/cli.ts';
-import { send } from './helpers/http.ts';
 import { startTestGateway } from './helpers/gateway.ts';
+import { send } from './helpers/http.ts';
 import { refusedPort, startUpstream } from './helpers/upstream.ts';
 
 async function write(text: string): Promise<string> {
@@ -15,7 +15,9 @@ async function write(text: string): Promise<string> {
 }
 
 test('validate names every problem with its line and exits 1', async () => {
-  const file = await write('services:\n  users:\n    url: http://127.0.0.1:3001\n    colour: blue\nroutes:\n  - path: /u\n    service: nobody-yet\n    stip_prefix: true\n');
+  const file = await write(
+    'services:\n  users:\n    url: http://127.0.0.1:3001\n    colour: blue\nroutes:\n  - path: /u\n    service: nobody-yet\n    stip_prefix: true\n',
+  );
   const result = await runCli(['validate', '--config', file]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /gateway\.yaml:4: services\.users\.colour: unknown key/);
@@ -23,7 +25,9 @@ test('validate names every problem with its line and exits 1', async () => {
 });
 
 test('validate exits 0 for a valid config and honours environment overrides', async () => {
-  const file = await write('services:\n  users: { url: http://127.0.0.1:3001 }\nroutes: [{ path: /u, service: users }]\n');
+  const file = await write(
+    'services:\n  users: { url: http://127.0.0.1:3001 }\nroutes: [{ path: /u, service: users }]\n',
+  );
   const ok = await runCli(['validate', '--config', file]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /valid/);
@@ -63,7 +67,10 @@ test('unknown commands and flags are usage errors (exit 2)', async () => {
 test('an environment variable wins over the file in a running gateway', async () => {
   const upstream = await startUpstream();
   const gw = await startTestGateway(
-    { services: { users: { url: `http://127.0.0.1:${await refusedPort()}` } }, routes: [{ path: '/u', service: 'users' }] },
+    {
+      services: { users: { url: `http://127.0.0.1:${await refusedPort()}` } },
+      routes: [{ path: '/u', service: 'users' }],
+    },
     { env: { SERVICES_USERS_URL: upstream.url } },
   );
   try {

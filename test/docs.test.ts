@@ -11,7 +11,11 @@ const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.ur
 test('docs/OPERATIONS.md lists every error code with its status', () => {
   const operations = read('docs/OPERATIONS.md');
   for (const [code, { status }] of Object.entries(ERROR_CATALOG)) {
-    assert.match(operations, new RegExp(`\\| ${status} \\| ${code} \\|`), `${code} (${status}) is documented`);
+    assert.match(
+      operations,
+      new RegExp(`\\| ${status} \\| ${code} \\|`),
+      `${code} (${status}) is documented`,
+    );
   }
 });
 

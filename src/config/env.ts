@@ -47,7 +47,10 @@ export function resolveEnvOverrides(
 }
 
 /** Writes the overrides into a plain copy of the parsed file. */
-export function applyEnvOverrides(fileConfig: unknown, overrides: readonly EnvOverride[]): Record<string, unknown> {
+export function applyEnvOverrides(
+  fileConfig: unknown,
+  overrides: readonly EnvOverride[],
+): Record<string, unknown> {
   const result = structuredClone(isPlainObject(fileConfig) ? fileConfig : {}) as Record<string, unknown>;
   for (const { path, value } of overrides) {
     let node: Record<string | number, unknown> = result;
@@ -71,7 +74,13 @@ interface Match {
   leaf: z.ZodType;
 }
 
-function match(schema: z.ZodType, tokens: readonly string[], at: number, path: Path, existing: unknown): Match | undefined {
+function match(
+  schema: z.ZodType,
+  tokens: readonly string[],
+  at: number,
+  path: Path,
+  existing: unknown,
+): Match | undefined {
   if (at === tokens.length) return { path, leaf: schema };
   const node = describeNode(schema);
   if (node.kind === 'object') {
@@ -115,7 +124,9 @@ function coerce(schema: z.ZodType, raw: string): unknown {
   const text = raw.trim();
   if (node.kind === 'array') {
     if (text.startsWith('[')) return parseStructured(text);
-    return text === '' ? [] : text.split(',').map((item) => coerceScalar(describeNode(node.element), item.trim()));
+    return text === ''
+      ? []
+      : text.split(',').map((item) => coerceScalar(describeNode(node.element), item.trim()));
   }
   if (node.kind === 'object' || node.kind === 'record') return parseStructured(text);
   return coerceScalar(node, text);

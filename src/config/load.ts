@@ -2,7 +2,7 @@
 // valid and a deeply frozen Config comes back, or a ConfigError lists every problem
 // with its path (and line, or the environment variable that set it).
 import { readFile } from 'node:fs/promises';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { applyEnvOverrides, type EnvOverride, resolveEnvOverrides } from './env.ts';
 import { type Config, configSchema } from './schema.ts';
@@ -22,7 +22,9 @@ export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
 
   constructor(file: string, problems: readonly ConfigProblem[]) {
-    super(`invalid configuration in ${file}:\n${problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`);
+    super(
+      `invalid configuration in ${file}:\n${problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
     this.file = file;
     this.problems = problems;
@@ -36,11 +38,18 @@ export interface LoadedConfig {
 }
 
 export function formatProblem(file: string, problem: ConfigProblem): string {
-  const where = problem.variable ? `env ${problem.variable}` : problem.line ? `${file}:${problem.line}` : file;
+  const where = problem.variable
+    ? `env ${problem.variable}`
+    : problem.line
+      ? `${file}:${problem.line}`
+      : file;
   return `${where}: ${problem.path || '(root)'}: ${problem.message}`;
 }
 
-export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -71,7 +80,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const merged = applyEnvOverrides(fromFile, overrides);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(file, result.error.issues.flatMap((issue) => toProblems(issue, merged, doc, lines, overrides)));
+    throw new ConfigError(
+      file,
+      result.error.issues.flatMap((issue) => toProblems(issue, merged, doc, lines, overrides)),
+    );
   }
   return { config: deepFreeze(result.data), ignoredVariables: unmatched };
 }
@@ -91,7 +103,13 @@ function toProblems(
       ...locate(doc, lines, overrides, [...path, key]),
     }));
   }
-  return [{ path: path.join('.'), message: messageOf(issue, valueAt(input, path)), ...locate(doc, lines, overrides, path) }];
+  return [
+    {
+      path: path.join('.'),
+      message: messageOf(issue, valueAt(input, path)),
+      ...locate(doc, lines, overrides, path),
+    },
+  ];
 }
 
 function messageOf(issue: z.core.$ZodIssue, value: unknown): string {
@@ -115,7 +133,9 @@ function locate(
   overrides: readonly EnvOverride[],
   path: readonly (string | number)[],
 ): { line?: number; variable?: string } {
-  const override = overrides.find((o) => o.path.length <= path.length && o.path.every((segment, i) => segment === path[i]));
+  const override = overrides.find(
+    (o) => o.path.length <= path.length && o.path.every((segment, i) => segment === path[i]),
+  );
   if (override) return { variable: override.variable };
   // Walk down as far as the document goes: a missing key points at its parent.
   let node: unknown = doc.contents;

@@ -27,7 +27,10 @@ function defOf(schema: z.ZodType): Def {
 export function describeNode(schema: z.ZodType): SchemaNode {
   let def = defOf(schema);
   for (;;) {
-    if (def.innerType && ['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) {
+    if (
+      def.innerType &&
+      ['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)
+    ) {
       def = defOf(def.innerType);
     } else if (def.type === 'pipe' && def.in) {
       def = defOf(def.in);
@@ -38,6 +41,7 @@ export function describeNode(schema: z.ZodType): SchemaNode {
   if (def.type === 'object' && def.shape) return { kind: 'object', shape: def.shape };
   if (def.type === 'record' && def.valueType) return { kind: 'record', value: def.valueType };
   if (def.type === 'array' && def.element) return { kind: 'array', element: def.element };
-  if (def.type === 'enum' && def.entries) return { kind: 'leaf', type: 'enum', values: Object.values(def.entries) };
+  if (def.type === 'enum' && def.entries)
+    return { kind: 'leaf', type: 'enum', values: Object.values(def.entries) };
   return { kind: 'leaf', type: def.type };
 }

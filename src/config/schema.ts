@@ -41,10 +41,19 @@ const cidr = z
 
 export const circuitBreakerSchema = z
   .strictObject({
-    max_requests: positiveInt.default(3).describe('Trial requests admitted while half-open; that many consecutive successes close the breaker.'),
+    max_requests: positiveInt
+      .default(3)
+      .describe(
+        'Trial requests admitted while half-open; that many consecutive successes close the breaker.',
+      ),
     interval: duration('60s', 'Length of the closed-state counting window.'),
     timeout: duration('30s', 'How long the breaker stays open before it lets trial requests through.'),
-    failure_ratio: z.number().gt(0).lte(1).default(0.6).describe('Failures / requests in a window at or above which the breaker trips, in (0, 1].'),
+    failure_ratio: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .default(0.6)
+      .describe('Failures / requests in a window at or above which the breaker trips, in (0, 1].'),
     min_requests: positiveInt.default(3).describe('Requests a window needs before the ratio is considered.'),
   })
   .prefault({})
@@ -55,10 +64,14 @@ const healthCheckSchema = z
     path: z.string().startsWith('/').default('/health').describe('Path probed with GET on every instance.'),
     interval: duration('30s', 'Time between probes of a healthy instance.'),
     timeout: duration('5s', 'Deadline of one probe.'),
-    retries: positiveInt.default(3).describe('Consecutive failed probes before an instance is marked unhealthy.'),
+    retries: positiveInt
+      .default(3)
+      .describe('Consecutive failed probes before an instance is marked unhealthy.'),
     max_backoff: duration('5m', 'Cap of the exponential backoff between probes of a failing instance.'),
   })
-  .describe('Active health checks. Without this section every instance is taken as healthy (the breaker still guards it).');
+  .describe(
+    'Active health checks. Without this section every instance is taken as healthy (the breaker still guards it).',
+  );
 
 const instanceSchema = z.strictObject({
   url: httpUrl.describe('Base URL of the instance, e.g. http://10.0.0.7:8080.'),
@@ -67,9 +80,17 @@ const instanceSchema = z.strictObject({
 
 const discoverySchema = z
   .strictObject({
-    dns: z.string().min(1).describe('Host name whose A/AAAA records are the instances (a Kubernetes headless service, Consul DNS).'),
+    dns: z
+      .string()
+      .min(1)
+      .describe(
+        'Host name whose A/AAAA records are the instances (a Kubernetes headless service, Consul DNS).',
+      ),
     port: port.min(1).describe('Port of every discovered instance.'),
-    protocol: z.enum(['http', 'https']).default('http').describe('Scheme used to reach discovered instances.'),
+    protocol: z
+      .enum(['http', 'https'])
+      .default('http')
+      .describe('Scheme used to reach discovered instances.'),
     interval: duration('10s', 'How often the name is resolved again.'),
   })
   .describe('Instances discovered from DNS instead of listed.');
@@ -78,7 +99,11 @@ export const serviceSchema = z
   .strictObject({
     url: httpUrl.optional().describe('One instance.'),
     urls: z.array(httpUrl).min(1).optional().describe('Several instances of equal weight.'),
-    instances: z.array(instanceSchema).min(1).optional().describe('Several instances with weights (long form of urls).'),
+    instances: z
+      .array(instanceSchema)
+      .min(1)
+      .optional()
+      .describe('Several instances with weights (long form of urls).'),
     discovery: discoverySchema.optional(),
     load_balancing: z
       .enum(['round_robin', 'weighted', 'least_connections'])
@@ -87,13 +112,18 @@ export const serviceSchema = z
     timeout: duration('30s', 'Deadline for the upstream response headers; past it the client gets 504.'),
     connect_timeout: duration('5s', 'Deadline for opening a connection to an instance.'),
     body_timeout: duration('30s', 'Longest silence allowed while the upstream streams its response body.'),
-    keep_alive_timeout: duration('4s', 'Idle time after which a pooled upstream connection is closed; keep it below the upstream\'s own.'),
+    keep_alive_timeout: duration(
+      '4s',
+      "Idle time after which a pooled upstream connection is closed; keep it below the upstream's own.",
+    ),
     max_connections: positiveInt.default(256).describe('Connections in the pool of each instance.'),
     health_check: healthCheckSchema.optional(),
     circuit_breaker: circuitBreakerSchema,
   })
   .superRefine((service, ctx) => {
-    const given = (['url', 'urls', 'instances', 'discovery'] as const).filter((key) => service[key] !== undefined);
+    const given = (['url', 'urls', 'instances', 'discovery'] as const).filter(
+      (key) => service[key] !== undefined,
+    );
     if (given.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -108,7 +138,9 @@ export const serviceSchema = z
 const routeRateLimitSchema = z
   .strictObject({
     per_client: z.number().positive().describe('Tokens per second for each client on this route.'),
-    per_client_burst: positiveInt.optional().describe('Bucket size for each client on this route (default: 2 x per_client).'),
+    per_client_burst: positiveInt
+      .optional()
+      .describe('Bucket size for each client on this route (default: 2 x per_client).'),
   })
   .describe('A per-client limit for this route, applied on top of the global ones.');
 
@@ -118,40 +150,85 @@ export const routeSchema = z.strictObject({
     .regex(/^\/[^?#]*$/, 'expected a path starting with / and without ? or #')
     .describe('Path prefix, matched on whole segments: /api/users matches /api/users/1, never /api/usersX.'),
   service: z.string().min(1).describe('Name of the service (under services) that serves this route.'),
-  strip_prefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding: /api/users/1 -> /1.'),
+  strip_prefix: z
+    .boolean()
+    .default(false)
+    .describe('Remove the matched prefix before forwarding: /api/users/1 -> /1.'),
   auth: z
     .enum(['required', 'optional', 'none'])
     .optional()
-    .describe('required when an auth section exists, else none. optional forwards the identity when a valid token is present.'),
-  methods: z.array(method).min(1).optional().describe('Accepted methods; others get 405. All methods when absent.'),
+    .describe(
+      'required when an auth section exists, else none. optional forwards the identity when a valid token is present.',
+    ),
+  methods: z
+    .array(method)
+    .min(1)
+    .optional()
+    .describe('Accepted methods; others get 405. All methods when absent.'),
   host: z
     .string()
     .regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'expected a host name, optionally starting with *.')
     .optional()
     .describe('Only match requests for this Host (exact, or *.example.com for any subdomain).'),
-  websocket: z.boolean().default(false).describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
+  websocket: z
+    .boolean()
+    .default(false)
+    .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
   rate_limit: routeRateLimitSchema.optional(),
 });
 
 export const authSchema = z
   .strictObject({
-    mode: z.enum(['remote', 'jwt']).default('remote').describe('remote asks verify_url; jwt verifies tokens locally.'),
-    verify_url: httpUrl.optional().describe('remote mode: GET with the client\'s Authorization header; 2xx is valid, 401/403 invalid.'),
-    cache_ttl: duration('5m', 'Longest time a verified token is trusted without asking again (never past its exp).'),
-    negative_cache_ttl: duration('10s', 'How long a refused token is remembered, so a flood of one bad token stays local.'),
+    mode: z
+      .enum(['remote', 'jwt'])
+      .default('remote')
+      .describe('remote asks verify_url; jwt verifies tokens locally.'),
+    verify_url: httpUrl
+      .optional()
+      .describe("remote mode: GET with the client's Authorization header; 2xx is valid, 401/403 invalid."),
+    cache_ttl: duration(
+      '5m',
+      'Longest time a verified token is trusted without asking again (never past its exp).',
+    ),
+    negative_cache_ttl: duration(
+      '10s',
+      'How long a refused token is remembered, so a flood of one bad token stays local.',
+    ),
     cache_max_entries: positiveInt.default(100_000).describe('Bound of the verification cache.'),
     timeout: duration('2s', 'Deadline of one verify attempt.'),
-    retries: z.number().int().min(0).max(10).default(3).describe('Further attempts after a network error or 5xx, with exponential backoff and jitter.'),
-    max_calls_per_second: z.number().positive().default(100).describe('Rate limit on calls to the auth service itself.'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(3)
+      .describe('Further attempts after a network error or 5xx, with exponential backoff and jitter.'),
+    max_calls_per_second: z
+      .number()
+      .positive()
+      .default(100)
+      .describe('Rate limit on calls to the auth service itself.'),
     circuit_breaker: circuitBreakerSchema,
     user_id_header: headerName.default('X-User-ID').describe('Header that carries the user id upstream.'),
-    roles_header: headerName.default('X-User-Roles').describe('Header that carries the comma-joined roles upstream.'),
-    user_id_claim: z.string().min(1).default('sub').describe('Claim (jwt mode) or answer field (remote mode, after user_id) that names the user.'),
-    roles_claim: z.string().min(1).default('roles').describe('Claim or answer field holding the roles array.'),
+    roles_header: headerName
+      .default('X-User-Roles')
+      .describe('Header that carries the comma-joined roles upstream.'),
+    user_id_claim: z
+      .string()
+      .min(1)
+      .default('sub')
+      .describe('Claim (jwt mode) or answer field (remote mode, after user_id) that names the user.'),
+    roles_claim: z
+      .string()
+      .min(1)
+      .default('roles')
+      .describe('Claim or answer field holding the roles array.'),
     jwks_url: httpUrl.optional().describe('jwt mode: where the signing keys are published.'),
     public_key: z.string().min(1).optional().describe('jwt mode: a PEM public key, instead of jwks_url.'),
     algorithms: z
-      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .array(
+        z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+      )
       .min(1)
       .default(['RS256', 'ES256'])
       .describe('jwt mode: accepted signing algorithms (none is never accepted).'),
@@ -165,23 +242,47 @@ export const authSchema = z
       ctx.addIssue({ code: 'custom', path: ['verify_url'], message: 'remote mode needs verify_url' });
     }
     if (auth.mode === 'jwt' && !auth.jwks_url === !auth.public_key) {
-      ctx.addIssue({ code: 'custom', path: ['jwks_url'], message: 'jwt mode needs exactly one of jwks_url or public_key' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks_url'],
+        message: 'jwt mode needs exactly one of jwks_url or public_key',
+      });
     }
   })
   .describe('Authentication of bearer tokens.');
 
 export const rateLimitSchema = z
   .strictObject({
-    global: z.number().min(0).default(100).describe('Tokens per second for the whole gateway (0 turns the global limit off).'),
+    global: z
+      .number()
+      .min(0)
+      .default(100)
+      .describe('Tokens per second for the whole gateway (0 turns the global limit off).'),
     global_burst: positiveInt.default(200).describe('Size of the global bucket.'),
-    per_client: z.number().min(0).default(10).describe('Tokens per second for each client (0 turns the per-client limit off).'),
-    per_client_burst: positiveInt.default(20).describe('Size of each client\'s bucket.'),
-    store: z.enum(['memory', 'redis']).default('memory').describe('memory for one gateway; redis to share buckets between gateways.'),
-    redis_url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL').default('redis://127.0.0.1:6379').describe('Redis for store: redis.'),
+    per_client: z
+      .number()
+      .min(0)
+      .default(10)
+      .describe('Tokens per second for each client (0 turns the per-client limit off).'),
+    per_client_burst: positiveInt.default(20).describe("Size of each client's bucket."),
+    store: z
+      .enum(['memory', 'redis'])
+      .default('memory')
+      .describe('memory for one gateway; redis to share buckets between gateways.'),
+    redis_url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// URL')
+      .default('redis://127.0.0.1:6379')
+      .describe('Redis for store: redis.'),
     redis_timeout: duration('100ms', 'Deadline of one Redis decision; past it on_store_error decides.'),
-    on_store_error: z.enum(['allow', 'deny']).default('allow').describe('What to do when Redis is down, slow or failing.'),
+    on_store_error: z
+      .enum(['allow', 'deny'])
+      .default('allow')
+      .describe('What to do when Redis is down, slow or failing.'),
     key_prefix: z.string().default('gatehouse:rl:').describe('Namespace of the Redis keys.'),
-    max_clients: positiveInt.default(1_000_000).describe('Bound of the memory store (least recently used clients are forgotten first).'),
+    max_clients: positiveInt
+      .default(1_000_000)
+      .describe('Bound of the memory store (least recently used clients are forgotten first).'),
   })
   .describe('Token-bucket rate limits. Without this section nothing is limited.');
 
@@ -190,19 +291,34 @@ const corsSchema = z
     allowed_origins: z
       .array(z.string().min(1))
       .min(1)
-      .describe('Exact origins (https://app.example.com), wildcard subdomains (https://*.example.com) or * for any.'),
-    allowed_methods: z.array(method).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).describe('Methods a preflight may ask for.'),
-    allowed_headers: z.array(headerName).default(['Authorization', 'Content-Type', 'X-Request-ID']).describe('Request headers a preflight may ask for.'),
+      .describe(
+        'Exact origins (https://app.example.com), wildcard subdomains (https://*.example.com) or * for any.',
+      ),
+    allowed_methods: z
+      .array(method)
+      .default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+      .describe('Methods a preflight may ask for.'),
+    allowed_headers: z
+      .array(headerName)
+      .default(['Authorization', 'Content-Type', 'X-Request-ID'])
+      .describe('Request headers a preflight may ask for.'),
     exposed_headers: z
       .array(headerName)
       .default(['X-Request-ID', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'])
       .describe('Response headers the page may read.'),
-    allow_credentials: z.boolean().default(false).describe('Let the browser send cookies and credentials (never with *).'),
+    allow_credentials: z
+      .boolean()
+      .default(false)
+      .describe('Let the browser send cookies and credentials (never with *).'),
     max_age: duration('10m', 'How long browsers may cache a preflight answer.'),
   })
   .superRefine((cors, ctx) => {
     if (cors.allow_credentials && cors.allowed_origins.includes('*')) {
-      ctx.addIssue({ code: 'custom', path: ['allowed_origins'], message: '* cannot be combined with allow_credentials' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowed_origins'],
+        message: '* cannot be combined with allow_credentials',
+      });
     }
   })
   .describe('Cross-origin resource sharing for browser clients.');
@@ -212,20 +328,28 @@ const serverSchema = z
     host: z.string().default('0.0.0.0').describe('Address the public listener binds.'),
     port: port.default(8080).describe('Port of the public listener (0 picks a free one).'),
     body_limit: size('10mb', 'Largest request body; larger ones get 413, also mid-stream.'),
-    trusted_proxies: z.array(cidr).default([]).describe('Peers whose X-Forwarded-For / Forwarded may name the client.'),
+    trusted_proxies: z
+      .array(cidr)
+      .default([])
+      .describe('Peers whose X-Forwarded-For / Forwarded may name the client.'),
     shutdown_timeout: duration('30s', 'Drain time on SIGTERM before remaining connections are closed.'),
-    headers_timeout: duration('10s', 'Deadline for receiving a request\'s headers (slow-loris guard).'),
+    headers_timeout: duration('10s', "Deadline for receiving a request's headers (slow-loris guard)."),
     request_timeout: duration('5m', 'Deadline for receiving a whole request, body included.'),
     keep_alive_timeout: duration('5s', 'Idle time before a client keep-alive connection is closed.'),
     max_header_size: size('16kb', 'Largest request head; larger ones get 431.'),
-    max_connections: positiveInt.default(10_000).describe('Client connections held at once; further ones are refused.'),
+    max_connections: positiveInt
+      .default(10_000)
+      .describe('Client connections held at once; further ones are refused.'),
   })
   .prefault({});
 
 const adminSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve the admin listener.'),
-    host: z.string().default('127.0.0.1').describe('Address of the admin listener (metrics, status, reload).'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe('Address of the admin listener (metrics, status, reload).'),
     port: port.default(9090).describe('Port of the admin listener (0 picks a free one).'),
   })
   .prefault({});
@@ -243,7 +367,10 @@ export const configSchema = z
     admin: adminSchema,
     log: logSchema,
     services: z
-      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'service names use letters, digits, - and _'), serviceSchema)
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]+$/, 'service names use letters, digits, - and _'),
+        serviceSchema,
+      )
       .describe('Upstream services by name.'),
     routes: z.array(routeSchema).default([]).describe('Routes, matched by longest path prefix.'),
     auth: authSchema.optional(),
@@ -253,20 +380,36 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     config.routes.forEach((route, index) => {
       if (!(route.service in config.services)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', index, 'service'], message: `no service named "${route.service}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'service'],
+          message: `no service named "${route.service}"`,
+        });
       }
       if ((route.auth === 'required' || route.auth === 'optional') && !config.auth) {
-        ctx.addIssue({ code: 'custom', path: ['routes', index, 'auth'], message: `auth: ${route.auth} needs an auth section` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'auth'],
+          message: `auth: ${route.auth} needs an auth section`,
+        });
       }
       if (route.rate_limit && !config.rate_limit) {
-        ctx.addIssue({ code: 'custom', path: ['routes', index, 'rate_limit'], message: 'a route rate_limit needs a rate_limit section' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'rate_limit'],
+          message: 'a route rate_limit needs a rate_limit section',
+        });
       }
     });
     const seen = new Map<string, number>();
     config.routes.forEach((route, index) => {
       const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '') || '/'}`;
       if (seen.has(key)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', index, 'path'], message: `duplicate of routes.${seen.get(key)}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'path'],
+          message: `duplicate of routes.${seen.get(key)}`,
+        });
       }
       seen.set(key, index);
     });

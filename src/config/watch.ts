@@ -25,7 +25,9 @@ export function watchConfigFile(
 
   const digest = async (): Promise<string | undefined> => {
     try {
-      return createHash('sha256').update(await readFile(file)).digest('hex');
+      return createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex');
     } catch {
       return undefined; // mid-swap: the next event will tell
     }

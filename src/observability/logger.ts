@@ -12,7 +12,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: ['authorization', 'cookie', '*.authorization', '*.cookie', 'headers.authorization', 'headers.cookie'],
+        paths: [
+          'authorization',
+          'cookie',
+          '*.authorization',
+          '*.cookie',
+          'headers.authorization',
+          'headers.cookie',
+        ],
         censor: '[redacted]',
       },
     },

@@ -7,7 +7,10 @@ import { BREAKER_STATE_VALUE, type BreakerState } from '../upstream/circuit-brea
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export interface UpstreamStatusSource {
-  status(): Record<string, readonly { origin: string; healthy: boolean; breaker: BreakerState; inFlight: number }[]>;
+  status(): Record<
+    string,
+    readonly { origin: string; healthy: boolean; breaker: BreakerState; inFlight: number }[]
+  >;
 }
 
 export class GatewayMetrics {
@@ -54,7 +57,11 @@ export class GatewayMetrics {
       labelNames: ['result'],
       registers,
     });
-    const perInstance = (name: string, help: string, value: (i: { healthy: boolean; breaker: BreakerState; inFlight: number }) => number) =>
+    const perInstance = (
+      name: string,
+      help: string,
+      value: (i: { healthy: boolean; breaker: BreakerState; inFlight: number }) => number,
+    ) =>
       new Gauge({
         name,
         help,
@@ -63,12 +70,19 @@ export class GatewayMetrics {
         collect() {
           this.reset();
           for (const [service, instances] of Object.entries(upstreams.status())) {
-            for (const instance of instances) this.set({ service, instance: instance.origin }, value(instance));
+            for (const instance of instances)
+              this.set({ service, instance: instance.origin }, value(instance));
           }
         },
       });
-    perInstance('gatehouse_upstream_up', 'Whether the instance is in rotation (1) or not (0).', (i) => (i.healthy ? 1 : 0));
-    perInstance('gatehouse_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', (i) => BREAKER_STATE_VALUE[i.breaker]);
+    perInstance('gatehouse_upstream_up', 'Whether the instance is in rotation (1) or not (0).', (i) =>
+      i.healthy ? 1 : 0,
+    );
+    perInstance(
+      'gatehouse_breaker_state',
+      'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+      (i) => BREAKER_STATE_VALUE[i.breaker],
+    );
     perInstance('gatehouse_upstream_in_flight', 'Requests in flight to the instance.', (i) => i.inFlight);
   }
 

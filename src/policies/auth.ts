@@ -6,7 +6,14 @@
 // that cannot decide is a 503 in both modes: never fail open.
 // Removing client-sent X-User-* headers and setting the identity headers upstream is
 // the forwarder's job; this step only fills ctx.identity.
+//
+// Authorization is a singleton field, yet a client can send it twice. Node keeps only
+// the first in req.headers (what is verified) while the raw list, which is forwarded,
+// keeps both: the upstream could read a credential nobody checked. So a request with
+// more than one Authorization field is refused as invalid credentials (401, no call).
 import type { Authenticator } from '../auth/authenticator.ts';
+import { CHALLENGE_INVALID_TOKEN } from '../auth/bearer.ts';
+import { GatewayError } from '../errors.ts';
 import type { Policy } from './policy.ts';
 
 export { isSafeHeaderValue, isSafeRole, isSafeUserId } from '../auth/identity.ts';
@@ -19,12 +26,14 @@ export function createAuthPolicy(mode: AuthMode, authenticator: Authenticator | 
 
   if (mode === 'required') {
     return async (ctx) => {
+      if (hasRepeatedAuthorization(ctx.req.rawHeaders)) throw repeatedCredentials();
       ctx.identity = await authenticator.authenticate(ctx.req.headers.authorization, ctx.requestId);
       return undefined;
     };
   }
 
   return (ctx) => {
+    if (hasRepeatedAuthorization(ctx.req.rawHeaders)) throw repeatedCredentials();
     const authorization = ctx.req.headers.authorization;
     // Synchronous when anonymous: no promise on the common unauthenticated path.
     if (authorization === undefined || authorization === '') return undefined;
@@ -33,4 +42,21 @@ export function createAuthPolicy(mode: AuthMode, authenticator: Authenticator | 
       return undefined;
     });
   };
+}
+
+/** Whether the client sent the Authorization field more than once (any case). */
+function hasRepeatedAuthorization(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
+function repeatedCredentials(): GatewayError {
+  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': CHALLENGE_INVALID_TOKEN } });
 }

@@ -5,7 +5,11 @@ import type { CorsConfig } from '../config/schema.ts';
 import type { LocalReply, Policy, RequestContext } from './policy.ts';
 
 export function isPreflight(method: string | undefined, headers: Record<string, unknown>): boolean {
-  return method === 'OPTIONS' && headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
+  return (
+    method === 'OPTIONS' &&
+    headers.origin !== undefined &&
+    headers['access-control-request-method'] !== undefined
+  );
 }
 
 export function createCorsPolicy(config: CorsConfig | undefined): Policy | null {

@@ -29,7 +29,12 @@ const UNREACHABLE = new Set([
 ]);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const CLIENT = new Set(['UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_ABORTED', 'ABORT_ERR', 'ERR_STREAM_PREMATURE_CLOSE']);
+const CLIENT = new Set([
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_ABORTED',
+  'ABORT_ERR',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof BodyLimitExceeded) return 'client';
@@ -46,7 +51,10 @@ export function classifyFailure(error: unknown): FailureKind {
 /** The gateway's answer for a failure before response headers were sent. */
 export function toGatewayError(error: unknown, kind: FailureKind): GatewayError {
   if (error instanceof GatewayError) return error;
-  if (error instanceof BodyLimitExceeded || (error as { cause?: unknown })?.cause instanceof BodyLimitExceeded) {
+  if (
+    error instanceof BodyLimitExceeded ||
+    (error as { cause?: unknown })?.cause instanceof BodyLimitExceeded
+  ) {
     return new GatewayError('PAYLOAD_TOO_LARGE', { cause: error });
   }
   switch (kind) {

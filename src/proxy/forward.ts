@@ -75,7 +75,17 @@ export async function forward(
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
-    const result = await attemptOnce(lease.instance, req, res, target, path, headers, body, extraResponseHeaders, outcome);
+    const result = await attemptOnce(
+      lease.instance,
+      req,
+      res,
+      target,
+      path,
+      headers,
+      body,
+      extraResponseHeaders,
+      outcome,
+    );
     const { error } = result;
     if (error === undefined) {
       lease.release(result.status >= 500 ? 'failure' : 'success');
@@ -87,7 +97,11 @@ export async function forward(
       return;
     }
     const kind: FailureKind =
-      error instanceof HeadersDeadline ? 'timeout' : error instanceof ClientGone ? 'client' : classifyFailure(error);
+      error instanceof HeadersDeadline
+        ? 'timeout'
+        : error instanceof ClientGone
+          ? 'client'
+          : classifyFailure(error);
     lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
     if (error instanceof ClientGone) return;
     lastError = toGatewayError(error, kind);

@@ -54,7 +54,7 @@ export function upstreamRequestHeaders(
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || (named !== undefined && named.has(name))) continue;
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || named?.has(name)) continue;
     if (isIdentityHeader(name, facts.identityNames)) continue;
     out.push(rawHeaders[i], rawHeaders[i + 1]);
   }

@@ -15,7 +15,8 @@ export function normalizeTarget(target: string): NormalizedTarget {
   const queryAt = target.indexOf('?');
   const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
   const query = queryAt === -1 ? '' : target.slice(queryAt);
-  if (query.includes('#') || rawPath.includes('#')) return { error: 'the request target must not hold a fragment' };
+  if (query.includes('#') || rawPath.includes('#'))
+    return { error: 'the request target must not hold a fragment' };
   if (!NEEDS_WORK.test(rawPath)) return { path: rawPath, query };
 
   const decoded = decodeUnreserved(rawPath);

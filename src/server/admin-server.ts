@@ -32,21 +32,28 @@ export function createAdminServer(deps: AdminDeps): Server {
           return sendJson(res, 200, { status: 'ok' });
         case 'GET /ready': {
           const ready = deps.lifecycle.ready && !deps.lifecycle.draining;
-          return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : deps.lifecycle.draining ? 'draining' : 'starting' });
+          return sendJson(res, ready ? 200 : 503, {
+            status: ready ? 'ready' : deps.lifecycle.draining ? 'draining' : 'starting',
+          });
         }
         case 'POST /reload': {
           const result = await deps.reload();
           return sendJson(res, result.ok ? 200 : 422, result);
         }
         default: {
-          const body = errorBody('ROUTE_NOT_FOUND', 'Admin endpoints: GET /metrics, /status, /health, /ready; POST /reload', '');
+          const body = errorBody(
+            'ROUTE_NOT_FOUND',
+            'Admin endpoints: GET /metrics, /status, /health, /ready; POST /reload',
+            '',
+          );
           res.writeHead(404, { 'content-type': 'application/json' });
           res.end(body);
         }
       }
     };
     answer().catch((error: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: String(error), request_id: '' } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: String(error), request_id: '' } });
       else res.destroy();
     });
   });

@@ -34,9 +34,20 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const trace = traceFrom(req.headers.traceparent);
     const peer = req.socket.remoteAddress ?? '';
-    const state = new RequestState(req, requestId, trace.traceId, runtime.resolveClientIp(peer, req.headers), logger);
+    const state = new RequestState(
+      req,
+      requestId,
+      trace.traceId,
+      runtime.resolveClientIp(peer, req.headers),
+      logger,
+    );
     if (lifecycle.draining) res.setHeader('connection', 'close');
-    const outcome: ForwardOutcome = { instance: undefined, upstreamMs: undefined, attempts: 0, responseBytes: undefined };
+    const outcome: ForwardOutcome = {
+      instance: undefined,
+      upstreamMs: undefined,
+      attempts: 0,
+      responseBytes: undefined,
+    };
 
     handle(runtime, state, res, trace.traceparent, peer, outcome)
       .catch((error: unknown) => {
@@ -47,7 +58,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       })
       .finally(() => {
         const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
-        metrics.observeRequest(state.routeName, req.method ?? '', status, (performance.now() - state.startedAt) / 1000);
+        metrics.observeRequest(
+          state.routeName,
+          req.method ?? '',
+          status,
+          (performance.now() - state.startedAt) / 1000,
+        );
         if (runtime.config.log.access_log) logger.info(accessLogFields(state, status, outcome), 'request');
       });
   };
@@ -68,20 +84,36 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     state.route = routed.route;
     const reply = await runPolicies(routed.route, state);
     if (reply) {
-      res.writeHead(reply.status, { ...state.responseHeaders, ...reply.headers, 'x-request-id': state.requestId });
+      res.writeHead(reply.status, {
+        ...state.responseHeaders,
+        ...reply.headers,
+        'x-request-id': state.requestId,
+      });
       res.end();
       return;
     }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
     state.responseHeaders['x-request-id'] = state.requestId;
-    await forward(state.req, res, routed.route.target, routed.upstreamPath, headers, state.responseHeaders, outcome);
+    await forward(
+      state.req,
+      res,
+      routed.route.target,
+      routed.upstreamPath,
+      headers,
+      state.responseHeaders,
+      outcome,
+    );
   }
 }
 
 /** nginx's convention: the client left before the answer was complete. */
 export const CLIENT_CLOSED = 499;
 
-export function accessLogFields(state: RequestState, status: number, outcome: ForwardOutcome): Record<string, unknown> {
+export function accessLogFields(
+  state: RequestState,
+  status: number,
+  outcome: ForwardOutcome,
+): Record<string, unknown> {
   const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
   const requestBytes = state.req.headers['content-length'];
   return {
@@ -104,7 +136,10 @@ export function accessLogFields(state: RequestState, status: number, outcome: Fo
 }
 
 function hasUnreadBody(req: IncomingMessage): boolean {
-  return !req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+  return (
+    !req.complete &&
+    (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)
+  );
 }
 
 function answerProbe(path: string, res: ServerResponse, requestId: string, lifecycle: Lifecycle): void {

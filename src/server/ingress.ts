@@ -24,9 +24,14 @@ export type ProbePath = '/health' | '/ready';
  * /health and /ready. The matched route is recorded on `state` before the method
  * check, so a 405 is counted under its route.
  */
-export function routeRequest(runtime: Runtime, req: IncomingMessage, state?: RequestState): RoutedRequest | ProbePath {
+export function routeRequest(
+  runtime: Runtime,
+  req: IncomingMessage,
+  state?: RequestState,
+): RoutedRequest | ProbePath {
   const target = normalizeTarget(req.url ?? '');
-  if ('error' in target) throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
+  if ('error' in target)
+    throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
   if (target.path === '/health' || target.path === '/ready') return target.path;
   const match = runtime.router.match(hostOf(req.headers.host), target.path);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
@@ -43,7 +48,10 @@ export function routeRequest(runtime: Runtime, req: IncomingMessage, state?: Req
 }
 
 /** Runs the route's policies in order; a LocalReply ends the request there. */
-export async function runPolicies(route: CompiledRoute, state: RequestState): Promise<LocalReply | undefined> {
+export async function runPolicies(
+  route: CompiledRoute,
+  state: RequestState,
+): Promise<LocalReply | undefined> {
   if (!route.policies) return undefined;
   for (const policy of route.policies) {
     let reply = policy(state);
@@ -53,7 +61,12 @@ export async function runPolicies(route: CompiledRoute, state: RequestState): Pr
   return undefined;
 }
 
-export function headersForUpstream(runtime: Runtime, state: RequestState, traceparent: string, peer: string): string[] {
+export function headersForUpstream(
+  runtime: Runtime,
+  state: RequestState,
+  traceparent: string,
+  peer: string,
+): string[] {
   const req = state.req;
   return upstreamRequestHeaders(req.rawHeaders, req.headers, {
     requestId: state.requestId,
@@ -61,7 +74,12 @@ export function headersForUpstream(runtime: Runtime, state: RequestState, tracep
     forwardedFor: forwardedFor(req, peer, state.clientIp),
     forwardedProto: 'http',
     forwardedHost: req.headers.host,
-    identity: state.identity && [runtime.userIdHeader, state.identity.userId, runtime.rolesHeader, state.identity.roles.join(',')],
+    identity: state.identity && [
+      runtime.userIdHeader,
+      state.identity.userId,
+      runtime.rolesHeader,
+      state.identity.roles.join(','),
+    ],
     identityNames: runtime.identityNames,
   });
 }

@@ -2,12 +2,13 @@
 // with its own router (routes are hot-reloaded), and the benchmark showed a framework
 // costing more than the contract allows (docs/ARCHITECTURE.md). Parser strictness
 // and every server-side timeout are set here, none left at Node's 0 defaults.
+
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.ts';
-import { randomUUID } from 'node:crypto';
-import { errorBody, type ErrorCode, ERROR_CATALOG } from '../errors.ts';
+import { ERROR_CATALOG, type ErrorCode, errorBody } from '../errors.ts';
 
 export interface PublicHandlers {
   readonly request: (req: IncomingMessage, res: ServerResponse) => void;
@@ -62,5 +63,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 function statusText(status: number): string {
-  return status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  return status === 431
+    ? 'Request Header Fields Too Large'
+    : status === 408
+      ? 'Request Timeout'
+      : 'Bad Request';
 }

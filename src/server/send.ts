@@ -2,9 +2,18 @@
 import type { ServerResponse } from 'node:http';
 import { errorBody, GatewayError, isGatewayError } from '../errors.ts';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -38,4 +47,3 @@ export function sendError(
   res.end(text);
   return gatewayError;
 }
-

@@ -33,7 +33,11 @@ export interface UpgradeHandler {
   readonly destroyAll: () => void;
 }
 
-export function createUpgradeHandler(deps: { holder: RuntimeHolder; logger: Logger; metrics: GatewayMetrics }): UpgradeHandler {
+export function createUpgradeHandler(deps: {
+  holder: RuntimeHolder;
+  logger: Logger;
+  metrics: GatewayMetrics;
+}): UpgradeHandler {
   const { holder, logger, metrics } = deps;
   const open = new Set<Duplex>();
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -43,14 +47,29 @@ export function createUpgradeHandler(deps: { holder: RuntimeHolder; logger: Logg
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const trace = traceFrom(req.headers.traceparent);
     const peer = req.socket.remoteAddress ?? '';
-    const state = new RequestState(req, requestId, trace.traceId, runtime.resolveClientIp(peer, req.headers), logger);
-    const outcome = { instance: undefined as string | undefined, upstreamMs: undefined, attempts: 1, responseBytes: undefined };
+    const state = new RequestState(
+      req,
+      requestId,
+      trace.traceId,
+      runtime.resolveClientIp(peer, req.headers),
+      logger,
+    );
+    const outcome = {
+      instance: undefined as string | undefined,
+      upstreamMs: undefined,
+      attempts: 1,
+      responseBytes: undefined,
+    };
     socket.on('error', () => socket.destroy());
     tunnel(runtime, state, socket, head, trace.traceparent, peer, outcome)
-      .then((status) => status, (error: unknown) => rejectHandshake(socket, error, state))
+      .then(
+        (status) => status,
+        (error: unknown) => rejectHandshake(socket, error, state),
+      )
       .then((status) => {
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
-        if (runtime.config.log.access_log) logger.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
+        if (runtime.config.log.access_log)
+          logger.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
       });
   };
   return {
@@ -98,7 +117,11 @@ async function tunnel(
   }
   const upstream = upgraded.socket;
   let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
-  for (const [name, value] of Object.entries({ ...upgraded.headers, ...state.responseHeaders, 'x-request-id': state.requestId })) {
+  for (const [name, value] of Object.entries({
+    ...upgraded.headers,
+    ...state.responseHeaders,
+    'x-request-id': state.requestId,
+  })) {
     if (value === undefined) continue;
     for (const one of Array.isArray(value) ? value : [value]) head101 += `${name}: ${one}\r\n`;
   }
@@ -133,7 +156,8 @@ function rejectHandshake(socket: Duplex, error: unknown, state: RequestState): n
   if (socket.writable) {
     const body = errorBody(gatewayError.code, gatewayError.message, state.requestId);
     let head = `HTTP/1.1 ${gatewayError.status} ${gatewayError.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${state.requestId}\r\nconnection: close\r\n`;
-    for (const [name, value] of Object.entries({ ...state.responseHeaders, ...gatewayError.headers })) head += `${name}: ${value}\r\n`;
+    for (const [name, value] of Object.entries({ ...state.responseHeaders, ...gatewayError.headers }))
+      head += `${name}: ${value}\r\n`;
     socket.end(`${head}\r\n${body}`);
     socket.once('finish', () => socket.destroy());
   }

@@ -32,7 +32,11 @@ export interface BreakerPermit {
 export type StateChangeListener = (from: BreakerState, to: BreakerState) => void;
 
 /** The numeric form used by the gatehouse_breaker_state metric. */
-export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { closed: 0, half_open: 1, open: 2 };
+export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = {
+  closed: 0,
+  half_open: 1,
+  open: 2,
+};
 
 export class CircuitBreaker {
   readonly #settings: BreakerSettings;
@@ -155,5 +159,11 @@ export class CircuitBreaker {
 }
 
 function emptyCounts(): BreakerCounts {
-  return { requests: 0, totalSuccesses: 0, totalFailures: 0, consecutiveSuccesses: 0, consecutiveFailures: 0 };
+  return {
+    requests: 0,
+    totalSuccesses: 0,
+    totalFailures: 0,
+    consecutiveSuccesses: 0,
+    consecutiveFailures: 0,
+  };
 }

@@ -8,7 +8,8 @@ test('durations', () => {
   assert.equal(parseDuration('1.5s'), 1500);
   assert.equal(parseDuration('5m'), 300_000);
   assert.equal(parseDuration('2h'), 7_200_000);
-  for (const bad of ['30', '', 's', '-1s', '1 s', '1d', '1sec']) assert.equal(parseDuration(bad), undefined, bad);
+  for (const bad of ['30', '', 's', '-1s', '1 s', '1d', '1sec'])
+    assert.equal(parseDuration(bad), undefined, bad);
 });
 
 test('sizes use 1kb = 1024 bytes', () => {

@@ -30,7 +30,8 @@ async function metricValue(name: string, labels: Record<string, string>): Promis
   const text = (await send(`${gw.adminUrl}/metrics`)).body.toString();
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.split(' ').pop());
   }
   return undefined;
 }
@@ -39,7 +40,10 @@ test('metrics count requests by route, method and status, and report upstream st
   await send(`${gw.url}/a/1`);
   await send(`${gw.url}/a/2`);
   await send(`${gw.url}/missing`);
-  assert.equal(await metricValue('gatehouse_requests_total', { route: '/a', method: 'GET', status: '200' }), 2);
+  assert.equal(
+    await metricValue('gatehouse_requests_total', { route: '/a', method: 'GET', status: '200' }),
+    2,
+  );
   assert.equal(await metricValue('gatehouse_requests_total', { route: '', status: '404' }), 1);
   assert.equal(await metricValue('gatehouse_upstream_up', { service: 'a', instance: a.url }), 1);
   assert.equal(await metricValue('gatehouse_breaker_state', { service: 'a', instance: a.url }), 0);
@@ -50,7 +54,9 @@ test('metrics count requests by route, method and status, and report upstream st
 
 test('status lists every instance with health, breaker and in-flight count', async () => {
   const status = (await send(`${gw.adminUrl}/status`)).json<{ services: Record<string, unknown[]> }>();
-  assert.deepEqual(status.services.a, [{ origin: a.url, healthy: true, breaker: 'closed', inFlight: 0, weight: 1 }]);
+  assert.deepEqual(status.services.a, [
+    { origin: a.url, healthy: true, breaker: 'closed', inFlight: 0, weight: 1 },
+  ]);
 });
 
 test('admin endpoints are not served on the public port', async () => {
@@ -71,12 +77,19 @@ test('POST /reload applies a new config; an invalid one is refused and the old o
   assert.match(JSON.stringify(refused.json()), /no service named \\"nope\\"/);
   assert.equal((await send(`${gw.url}/b`)).body.toString(), 'from b', 'the previous config still serves');
   assert.ok((await metricValue('gatehouse_config_reloads_total', { result: 'failure' }))! >= 1);
-  assert.ok(gw.logs().some((line) => line.msg === 'configuration reload failed; the running configuration stays in force'));
+  assert.ok(
+    gw
+      .logs()
+      .some((line) => line.msg === 'configuration reload failed; the running configuration stays in force'),
+  );
 });
 
 test('a 405 is counted under the route it matched', async () => {
   await gw.writeConfig({ ...baseConfig(), routes: [{ path: '/a', service: 'a', methods: ['GET'] }] });
   assert.equal((await send(`${gw.adminUrl}/reload`, { method: 'POST' })).status, 200);
   assert.equal((await send(`${gw.url}/a`, { method: 'DELETE' })).status, 405);
-  assert.equal(await metricValue('gatehouse_requests_total', { route: '/a', method: 'DELETE', status: '405' }), 1);
+  assert.equal(
+    await metricValue('gatehouse_requests_total', { route: '/a', method: 'DELETE', status: '405' }),
+    1,
+  );
 });

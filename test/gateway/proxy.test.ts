@@ -49,16 +49,24 @@ test('a 1 MiB body arrives byte-exact both ways', async () => {
     const response = await send(`${gw.url}/api/echo/upload`, { method: 'POST', body: payload });
     assert.equal(response.status, 200);
     assert.equal(lastUpstreamRequest().body.length, payload.length);
-    assert.equal(createHash('sha256').update(lastUpstreamRequest().body).digest('hex'), createHash('sha256').update(payload).digest('hex'));
+    assert.equal(
+      createHash('sha256').update(lastUpstreamRequest().body).digest('hex'),
+      createHash('sha256').update(payload).digest('hex'),
+    );
     assert.ok(response.body.equals(payload));
   } finally {
-    upstream.setHandler((req, res, body) => res.end(JSON.stringify({ url: req.url, headers: req.headers, bodyLength: body.length })));
+    upstream.setHandler((req, res, body) =>
+      res.end(JSON.stringify({ url: req.url, headers: req.headers, bodyLength: body.length })),
+    );
   }
 });
 
 test('strip_prefix, query strings and the gateway headers reach the upstream', async () => {
   const response = await send(`${gw.url}/api/echo/users/7?x=1&y=%2F`, {
-    headers: { 'x-request-id': 'client-id-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    headers: {
+      'x-request-id': 'client-id-1',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    },
   });
   assert.equal(response.status, 200);
   assert.equal(response.headers['x-request-id'], 'client-id-1');
@@ -111,7 +119,9 @@ test('client-sent identity headers are removed on every route', async () => {
   );
   const seen = lastUpstreamRequest();
   assert.deepEqual(
-    seen.rawHeaders.filter((_, i) => i % 2 === 0).filter((name) => name.toLowerCase().replaceAll('_', '-').startsWith('x-user')),
+    seen.rawHeaders
+      .filter((_, i) => i % 2 === 0)
+      .filter((name) => name.toLowerCase().replaceAll('_', '-').startsWith('x-user')),
     [],
   );
 });
@@ -129,7 +139,11 @@ test('a refused upstream is answered 502 in the JSON error format', async () => 
   const response = await send(`${gw.url}/gone`, { headers: { 'x-request-id': 'trace-me' } });
   assert.equal(response.status, 502);
   assert.deepEqual(response.json(), {
-    error: { code: 'BAD_GATEWAY', message: 'The upstream service answered badly or not at all', request_id: 'trace-me' },
+    error: {
+      code: 'BAD_GATEWAY',
+      message: 'The upstream service answered badly or not at all',
+      request_id: 'trace-me',
+    },
   });
 });
 
@@ -146,11 +160,24 @@ test('no route is 404, a method outside the route is 405 with Allow', async () =
 });
 
 test('paths that try to escape their route are resolved or refused before matching', async () => {
-  const escaped = await rawExchange(gw.url, 'GET /keep/../api/echo/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+  const escaped = await rawExchange(
+    gw.url,
+    'GET /keep/../api/echo/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n',
+  );
   assert.match(escaped, /^HTTP\/1\.1 200/);
   assert.equal(lastUpstreamRequest().url, '/x');
-  for (const target of ['/keep/..%2f..%2fetc/passwd', '/keep/%00', '/keep\\..\\x', '/../keep', 'http://evil.example/keep', '/keep/..;/api']) {
-    const answer = await rawExchange(gw.url, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+  for (const target of [
+    '/keep/..%2f..%2fetc/passwd',
+    '/keep/%00',
+    '/keep\\..\\x',
+    '/../keep',
+    'http://evil.example/keep',
+    '/keep/..;/api',
+  ]) {
+    const answer = await rawExchange(
+      gw.url,
+      `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(answer, /^HTTP\/1\.1 400/, target);
     assert.match(answer, /"code":"BAD_REQUEST"/, target);
   }
@@ -165,7 +192,11 @@ test('a body over body_limit is 413: by Content-Length before forwarding, and mi
 
   let upstreamAborted = false;
   upstream.setHandler(() => {});
-  upstream.server.once('request', (req) => req.once('close', () => { upstreamAborted = !req.complete; }));
+  upstream.server.once('request', (req) =>
+    req.once('close', () => {
+      upstreamAborted = !req.complete;
+    }),
+  );
   async function* chunks() {
     for (let i = 0; i < 48; i++) yield Buffer.alloc(64 * 1024, 1);
   }
@@ -173,7 +204,9 @@ test('a body over body_limit is 413: by Content-Length before forwarding, and mi
   assert.equal(streamed.status, 413);
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.ok(upstreamAborted, 'the upstream request was aborted mid-stream');
-  upstream.setHandler((req, res, body) => res.end(JSON.stringify({ url: req.url, headers: req.headers, bodyLength: body.length })));
+  upstream.setHandler((req, res, body) =>
+    res.end(JSON.stringify({ url: req.url, headers: req.headers, bodyLength: body.length })),
+  );
 });
 
 test('request smuggling framing is refused with 400 and nothing reaches the upstream', async () => {
@@ -199,7 +232,10 @@ test('request smuggling framing is refused with 400 and nothing reaches the upst
 });
 
 test('headers over the limit are 431', async () => {
-  const answer = await rawExchange(gw.url, `GET /keep HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  const answer = await rawExchange(
+    gw.url,
+    `GET /keep HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+  );
   assert.match(answer, /^HTTP\/1\.1 431/);
   assert.match(answer, /"code":"HEADERS_TOO_LARGE"/);
 });
@@ -242,13 +278,28 @@ test('health and readiness', async () => {
 
 test('one access-log line per request with the documented fields, and no credentials', async () => {
   await send(`${gw.url}/api/echo/logged`, {
-    headers: { 'x-request-id': 'log-me', authorization: 'Bearer super-secret-token', cookie: 'session=also-secret' },
+    headers: {
+      'x-request-id': 'log-me',
+      authorization: 'Bearer super-secret-token',
+      cookie: 'session=also-secret',
+    },
   });
   await new Promise((resolve) => setTimeout(resolve, 50));
   const lines = gw.logs().filter((line) => line.request_id === 'log-me');
   assert.equal(lines.length, 1);
   const [line] = lines;
-  for (const field of ['method', 'path', 'route', 'service', 'instance', 'status', 'duration_ms', 'upstream_ms', 'client_ip', 'trace_id']) {
+  for (const field of [
+    'method',
+    'path',
+    'route',
+    'service',
+    'instance',
+    'status',
+    'duration_ms',
+    'upstream_ms',
+    'client_ip',
+    'trace_id',
+  ]) {
     assert.ok(line[field] !== undefined, `access log has ${field}`);
   }
   assert.equal(line.status, 200);

@@ -39,7 +39,8 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   assert.fail(`timed out waiting for ${what}`);
 }
 
-const answers = (gw: { url: string }, body: string) => async () => (await send(`${gw.url}/x`)).body.toString() === body;
+const answers = (gw: { url: string }, body: string) => async () =>
+  (await send(`${gw.url}/x`)).body.toString() === body;
 
 test('a changed file is reloaded; a half-written or invalid one leaves the running config in place', async () => {
   const gw: TestGateway = await startTestGateway(configFor(one.url));
@@ -51,7 +52,11 @@ test('a changed file is reloaded; a half-written or invalid one leaves the runni
     await writeFile(gw.configFile, 'services:\n  s: { url: http://127.0.0.1:1\n'); // cut mid-write
     await new Promise((resolve) => setTimeout(resolve, 600));
     assert.equal((await send(`${gw.url}/x`)).body.toString(), 'two');
-    assert.ok(gw.logs().some((line) => line.msg === 'configuration reload failed; the running configuration stays in force'));
+    assert.ok(
+      gw
+        .logs()
+        .some((line) => line.msg === 'configuration reload failed; the running configuration stays in force'),
+    );
 
     await gw.writeConfig(configFor(one.url));
     await eventually(answers(gw, 'one'), 'the watcher to keep working after a failure');

@@ -16,7 +16,9 @@ const handshakes: Record<string, string | string[] | undefined>[] = [];
 before(async () => {
   upstream.on('upgrade', (req, socket) => {
     handshakes.push({ url: req.url, ...req.headers });
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n',
+    );
     socket.on('data', (chunk: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
   });
   upstream.listen(0, '127.0.0.1');

@@ -12,7 +12,10 @@ export interface CliResult {
 }
 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: 'pipe',
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -30,7 +33,10 @@ export interface RunningGateway {
 }
 
 /** Starts `gatehouse start` and resolves once its "gateway listening" line is logged. */
-export async function startCliGateway(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RunningGateway> {
+export async function startCliGateway(
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningGateway> {
   const child = spawn(process.execPath, [CLI, 'start', '--config', configFile], {
     env: { PATH: process.env.PATH, ...env },
     stdio: 'pipe',

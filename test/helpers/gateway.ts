@@ -24,7 +24,10 @@ export interface TestGatewayOptions {
   readonly dnsServers?: readonly string[];
 }
 
-export async function startTestGateway(config: Record<string, unknown>, options: TestGatewayOptions = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  config: Record<string, unknown>,
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const configFile = join(dir, 'gateway.yaml');
   const withPorts = (c: Record<string, unknown>) => ({

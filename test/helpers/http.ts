@@ -12,7 +12,11 @@ export interface SimpleResponse {
 
 export async function send(
   url: string,
-  options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer | AsyncIterable<Buffer> } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string | string[]>;
+    body?: string | Buffer | AsyncIterable<Buffer>;
+  } = {},
 ): Promise<SimpleResponse> {
   const response = await undiciRequest(url, {
     method: (options.method ?? 'GET') as 'GET',

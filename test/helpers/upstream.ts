@@ -24,12 +24,21 @@ export interface TestUpstream {
 
 /** Answers 200 with a JSON echo of what it got, unless given another handler. */
 export const echoHandler: UpstreamHandler = (req, res, body) => {
-  const text = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bodyLength: body.length });
+  const text = JSON.stringify({
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    bodyLength: body.length,
+  });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 };
 
-export async function startUpstream(handler: UpstreamHandler = echoHandler, host = '127.0.0.1', port = 0): Promise<TestUpstream> {
+export async function startUpstream(
+  handler: UpstreamHandler = echoHandler,
+  host = '127.0.0.1',
+  port = 0,
+): Promise<TestUpstream> {
   let current = handler;
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
@@ -37,7 +46,13 @@ export async function startUpstream(handler: UpstreamHandler = echoHandler, host
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      requests.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body });
+      requests.push({
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       current(req, res, body);
     });
   });

@@ -11,9 +11,18 @@ let credentialed: TestGateway;
 
 before(async () => {
   upstream = await startUpstream();
-  const base = { services: { api: { url: upstream.url } }, routes: [{ path: '/api', service: 'api', methods: ['GET', 'POST'] }] };
-  gw = await startTestGateway({ ...base, cors: { allowed_origins: ['https://app.example', 'https://*.tenant.example'] } });
-  credentialed = await startTestGateway({ ...base, cors: { allowed_origins: ['https://app.example'], allow_credentials: true } });
+  const base = {
+    services: { api: { url: upstream.url } },
+    routes: [{ path: '/api', service: 'api', methods: ['GET', 'POST'] }],
+  };
+  gw = await startTestGateway({
+    ...base,
+    cors: { allowed_origins: ['https://app.example', 'https://*.tenant.example'] },
+  });
+  credentialed = await startTestGateway({
+    ...base,
+    cors: { allowed_origins: ['https://app.example'], allow_credentials: true },
+  });
 });
 
 after(async () => {
@@ -24,7 +33,11 @@ after(async () => {
 
 const preflight = (origin: string, method = 'POST') => ({
   method: 'OPTIONS',
-  headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization' },
+  headers: {
+    origin,
+    'access-control-request-method': method,
+    'access-control-request-headers': 'authorization',
+  },
 });
 
 test('a preflight from an allowed origin is answered by the gateway and never reaches the upstream', async () => {
@@ -45,7 +58,13 @@ test('a preflight passes the route method check by the method it asks for', asyn
 });
 
 test('anchored matching: lookalike origins get no CORS headers', async () => {
-  for (const origin of ['https://app.example.evil', 'https://evilapp.example', 'http://app.example', 'https://tenant.example', 'https://a.b/.tenant.example']) {
+  for (const origin of [
+    'https://app.example.evil',
+    'https://evilapp.example',
+    'http://app.example',
+    'https://tenant.example',
+    'https://a.b/.tenant.example',
+  ]) {
     const response = await send(`${gw.url}/api/items`, preflight(origin));
     assert.equal(response.headers['access-control-allow-origin'], undefined, origin);
   }
@@ -59,13 +78,22 @@ test('simple requests get the allow and expose headers; errors carry them too', 
   assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example');
   assert.match(String(ok.headers['access-control-expose-headers']), /X-Request-ID/);
   assert.equal(ok.headers['access-control-allow-credentials'], undefined);
-  const refused = await send(`${gw.url}/api/items`, { method: 'DELETE', headers: { origin: 'https://app.example' } });
+  const refused = await send(`${gw.url}/api/items`, {
+    method: 'DELETE',
+    headers: { origin: 'https://app.example' },
+  });
   assert.equal(refused.status, 405);
-  assert.equal(refused.headers['access-control-allow-origin'], undefined, 'the method check runs before CORS for non-preflights');
+  assert.equal(
+    refused.headers['access-control-allow-origin'],
+    undefined,
+    'the method check runs before CORS for non-preflights',
+  );
 });
 
 test('with credentials the exact origin is echoed, never *', async () => {
-  const response = await send(`${credentialed.url}/api/items`, { headers: { origin: 'https://app.example' } });
+  const response = await send(`${credentialed.url}/api/items`, {
+    headers: { origin: 'https://app.example' },
+  });
   assert.equal(response.headers['access-control-allow-origin'], 'https://app.example');
   assert.equal(response.headers['access-control-allow-credentials'], 'true');
   const other = await send(`${credentialed.url}/api/items`, { headers: { origin: 'https://other.example' } });

@@ -20,50 +20,105 @@ function pairs(list: string[]): [string, string][] {
 
 test('drops hop-by-hop headers and those the Connection header lists, then adds the gateway ones', () => {
   const raw = [
-    'Host', 'gw.example',
-    'Connection', 'close, X-Secret, X-Forwarded-For, Authorization',
-    'X-Secret', 'drop me',
-    'Keep-Alive', 'timeout=5',
-    'TE', 'trailers',
-    'Proxy-Authorization', 'Basic x',
-    'Upgrade', 'h2c',
-    'Expect', '100-continue',
-    'Authorization', 'Bearer t',
-    'X-Forwarded-For', '1.2.3.4',
-    'Accept', 'a',
-    'Accept', 'b',
+    'Host',
+    'gw.example',
+    'Connection',
+    'close, X-Secret, X-Forwarded-For, Authorization',
+    'X-Secret',
+    'drop me',
+    'Keep-Alive',
+    'timeout=5',
+    'TE',
+    'trailers',
+    'Proxy-Authorization',
+    'Basic x',
+    'Upgrade',
+    'h2c',
+    'Expect',
+    '100-continue',
+    'Authorization',
+    'Bearer t',
+    'X-Forwarded-For',
+    '1.2.3.4',
+    'Accept',
+    'a',
+    'Accept',
+    'b',
   ];
   const headers = { connection: 'close, X-Secret, X-Forwarded-For, Authorization' };
   const out = pairs(upstreamRequestHeaders(raw, headers, facts));
   const names = out.map(([name]) => name);
-  for (const gone of ['connection', 'x-secret', 'keep-alive', 'te', 'proxy-authorization', 'upgrade', 'expect', 'host', 'authorization']) {
+  for (const gone of [
+    'connection',
+    'x-secret',
+    'keep-alive',
+    'te',
+    'proxy-authorization',
+    'upgrade',
+    'expect',
+    'host',
+    'authorization',
+  ]) {
     assert.ok(!names.includes(gone), `${gone} must not be forwarded`);
   }
-  assert.deepEqual(out.filter(([n]) => n === 'accept').map(([, v]) => v), ['a', 'b']);
-  assert.deepEqual(out.filter(([n]) => n === 'x-forwarded-for'), [['x-forwarded-for', '10.0.0.1']]);
+  assert.deepEqual(
+    out.filter(([n]) => n === 'accept').map(([, v]) => v),
+    ['a', 'b'],
+  );
+  assert.deepEqual(
+    out.filter(([n]) => n === 'x-forwarded-for'),
+    [['x-forwarded-for', '10.0.0.1']],
+  );
   assert.ok(out.some(([n, v]) => n === 'x-request-id' && v === 'req-1'));
   assert.ok(out.some(([n, v]) => n === 'x-forwarded-host' && v === 'gw.example'));
 });
 
 test('removes client-sent identity headers in any case, count or spelling', () => {
-  const raw = ['X-User-ID', 'evil', 'x-user-id', 'evil2', 'X_User_Roles', 'admin', 'x-USER-anything', 'x', 'X-Username-Hint', 'y', 'Accept', '*/*'];
-  const out = pairs(upstreamRequestHeaders(raw, {}, { ...facts, identity: ['X-User-ID', 'u1', 'X-User-Roles', 'a,b'] }));
+  const raw = [
+    'X-User-ID',
+    'evil',
+    'x-user-id',
+    'evil2',
+    'X_User_Roles',
+    'admin',
+    'x-USER-anything',
+    'x',
+    'X-Username-Hint',
+    'y',
+    'Accept',
+    '*/*',
+  ];
+  const out = pairs(
+    upstreamRequestHeaders(raw, {}, { ...facts, identity: ['X-User-ID', 'u1', 'X-User-Roles', 'a,b'] }),
+  );
   assert.deepEqual(
     out.filter(([n]) => n.replaceAll('_', '-').startsWith('x-user')),
-    [['x-username-hint', 'y'], ['x-user-id', 'u1'], ['x-user-roles', 'a,b']],
+    [
+      ['x-username-hint', 'y'],
+      ['x-user-id', 'u1'],
+      ['x-user-roles', 'a,b'],
+    ],
   );
 });
 
 test('strips hop-by-hop headers, and those Connection names, from responses; keeps duplicates', () => {
   const raw = [
-    'Connection', 'X-Internal',
-    'X-Internal', 'secret',
-    'Keep-Alive', 'timeout=5',
-    'Transfer-Encoding', 'chunked',
-    'Set-Cookie', 'a=1',
-    'Set-Cookie', 'b=2',
-    'Content-Type', 'text/plain',
-    'Content-Length', '12',
+    'Connection',
+    'X-Internal',
+    'X-Internal',
+    'secret',
+    'Keep-Alive',
+    'timeout=5',
+    'Transfer-Encoding',
+    'chunked',
+    'Set-Cookie',
+    'a=1',
+    'Set-Cookie',
+    'b=2',
+    'Content-Type',
+    'text/plain',
+    'Content-Length',
+    '12',
   ].map((text) => Buffer.from(text));
   assert.deepEqual(clientResponseHeaders(raw), {
     headers: ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/plain', 'Content-Length', '12'],
