@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
+import { stdoutDestination } from './observability/logger.ts';
 
 const USAGE = `Usage:
   gatehouse start    [--config FILE]   run the gateway (default: $GATEHOUSE_CONFIG, then ./gateway.yaml)
@@ -67,8 +68,9 @@ async function validate(configFile: string): Promise<number> {
 
 async function start(configFile: string): Promise<number> {
   let gateway: Awaited<ReturnType<typeof startGateway>>;
+  const logDestination = stdoutDestination();
   try {
-    gateway = await startGateway({ configFile });
+    gateway = await startGateway({ configFile, logDestination });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${configFile}: the gateway was not started\n`);
@@ -81,6 +83,12 @@ async function start(configFile: string): Promise<number> {
   const { logger } = gateway;
   // One bad request must never take the process down.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  // A thrown error outside any request leaves the process in an unknown state: log it, flush, exit.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception; exiting');
+    logDestination.flushSync();
+    process.exit(1);
+  });
 
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -88,6 +96,7 @@ async function start(configFile: string): Promise<number> {
       signals++;
       if (signals > 1) {
         logger.warn({ signal }, 'second signal: exiting at once');
+        logDestination.flushSync();
         process.exit(1);
       }
       logger.info({ signal }, 'shutting down');

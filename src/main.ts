@@ -202,6 +202,7 @@ async function drain(
   adminServer?.close();
   await registry.close();
   logger.info('gateway stopped');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }
 
 async function listen(server: Server, port: number, host: string): Promise<void> {

@@ -4,7 +4,17 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * stdout through an asynchronous writer: a synchronous write per access-log line costs
+ * about a fifth of the gateway's throughput. Lines logged while a write is in flight
+ * go out together in the next one, so a loaded gateway batches and an idle one writes
+ * at once. The CLI flushes what is pending on shutdown and on a fatal error.
+ */
+export function stdoutDestination(): DestinationStream & { flushSync(): void } {
+  return pino.destination({ dest: 1, sync: false });
+}
+
+export function createLogger(level: string, destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       level,
@@ -12,14 +22,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: [
-          'authorization',
-          'cookie',
-          '*.authorization',
-          '*.cookie',
-          'headers.authorization',
-          'headers.cookie',
-        ],
+        paths: ['authorization', 'cookie', '*.authorization', '*.cookie', 'headers.authorization', 'headers.cookie'],
         censor: '[redacted]',
       },
     },
