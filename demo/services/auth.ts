@@ -62,6 +62,6 @@ export async function startAuthService(port: number, host = '127.0.0.1'): Promis
 }
 
 if (import.meta.main) {
-  const service = await startAuthService(Number(process.env.PORT ?? 3000));
+  const service = await startAuthService(Number(process.env.PORT ?? 3000), process.env.HOST);
   console.log(`auth service on ${service.url}`);
 }

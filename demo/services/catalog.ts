@@ -3,7 +3,7 @@
 import type { RunningService } from './http.ts';
 import { startJsonService } from './json-service.ts';
 
-export function startCatalogService(port: number): Promise<RunningService> {
+export function startCatalogService(port: number, host?: string): Promise<RunningService> {
   return startJsonService(
     'catalog',
     [
@@ -11,10 +11,11 @@ export function startCatalogService(port: number): Promise<RunningService> {
       { id: 'monitor', price: 199 },
     ],
     port,
+    host,
   );
 }
 
 if (import.meta.main) {
-  const service = await startCatalogService(Number(process.env.PORT ?? 3004));
+  const service = await startCatalogService(Number(process.env.PORT ?? 3004), process.env.HOST);
   console.log(`catalog service on ${service.url}`);
 }

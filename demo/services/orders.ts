@@ -3,7 +3,7 @@
 import type { RunningService } from './http.ts';
 import { startJsonService } from './json-service.ts';
 
-export function startOrdersService(port: number): Promise<RunningService> {
+export function startOrdersService(port: number, host?: string): Promise<RunningService> {
   return startJsonService(
     'orders',
     [
@@ -11,10 +11,11 @@ export function startOrdersService(port: number): Promise<RunningService> {
       { id: '2', user: 'bob', item: 'monitor', qty: 2 },
     ],
     port,
+    host,
   );
 }
 
 if (import.meta.main) {
-  const service = await startOrdersService(Number(process.env.PORT ?? 3002));
+  const service = await startOrdersService(Number(process.env.PORT ?? 3002), process.env.HOST);
   console.log(`orders service on ${service.url}`);
 }

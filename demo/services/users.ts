@@ -2,7 +2,7 @@
 import type { RunningService } from './http.ts';
 import { startJsonService } from './json-service.ts';
 
-export function startUsersService(port: number): Promise<RunningService> {
+export function startUsersService(port: number, host?: string): Promise<RunningService> {
   return startJsonService(
     'users',
     [
@@ -10,10 +10,11 @@ export function startUsersService(port: number): Promise<RunningService> {
       { id: '2', name: 'Bob', email: 'bob@example.com' },
     ],
     port,
+    host,
   );
 }
 
 if (import.meta.main) {
-  const service = await startUsersService(Number(process.env.PORT ?? 3001));
+  const service = await startUsersService(Number(process.env.PORT ?? 3001), process.env.HOST);
   console.log(`users service on ${service.url}`);
 }

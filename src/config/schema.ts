@@ -28,6 +28,11 @@ function size(fallback: string, description: string) {
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+/** An upstream instance: scheme, host, port and an optional base path; nothing that would be silently dropped. */
+const instanceUrl = httpUrl.refine((text) => {
+  const url = new URL(text);
+  return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+}, 'an instance URL takes no query, fragment or credentials');
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name');
 const method = z
   .string()
@@ -74,7 +79,9 @@ const healthCheckSchema = z
   );
 
 const instanceSchema = z.strictObject({
-  url: httpUrl.describe('Base URL of the instance, e.g. http://10.0.0.7:8080.'),
+  url: instanceUrl.describe(
+    'Base URL of the instance, e.g. http://10.0.0.7:8080 (a path is prepended to every request).',
+  ),
   weight: positiveInt.default(1).describe('Relative share of traffic with load_balancing: weighted.'),
 });
 
@@ -97,8 +104,8 @@ const discoverySchema = z
 
 export const serviceSchema = z
   .strictObject({
-    url: httpUrl.optional().describe('One instance.'),
-    urls: z.array(httpUrl).min(1).optional().describe('Several instances of equal weight.'),
+    url: instanceUrl.optional().describe('One instance.'),
+    urls: z.array(instanceUrl).min(1).optional().describe('Several instances of equal weight.'),
     instances: z
       .array(instanceSchema)
       .min(1)
@@ -121,6 +128,16 @@ export const serviceSchema = z
     circuit_breaker: circuitBreakerSchema,
   })
   .superRefine((service, ctx) => {
+    const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
+    const origins = listed.map((url) => new URL(url).origin);
+    const repeated = origins.find((origin, index) => origins.indexOf(origin) !== index);
+    if (repeated) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [service.urls ? 'urls' : 'instances'],
+        message: `${repeated} is listed twice`,
+      });
+    }
     const given = (['url', 'urls', 'instances', 'discovery'] as const).filter(
       (key) => service[key] !== undefined,
     );

@@ -111,6 +111,23 @@ rate_limit: { store: redis, redis_url: http://x }
   ]);
 });
 
+test('instance URLs: no query, fragment or credentials, and no origin twice', () => {
+  const problems = problemsOf(`
+services:
+  a: { url: 'http://127.0.0.1:1/?x=1' }
+  b: { url: 'http://user:pw@127.0.0.1:1' }
+  c: { urls: [http://127.0.0.1:1, 'http://127.0.0.1:1/v2'] }
+  d: { instances: [{ url: 'http://127.0.0.1:1#frag' }] }
+`);
+  assert.deepEqual(problems.map((p) => p.path).sort(), [
+    'services.a.url',
+    'services.b.url',
+    'services.c.urls',
+    'services.d.instances.0.url',
+  ]);
+  assert.match(problems.find((p) => p.path === 'services.c.urls')!.message, /listed twice/);
+});
+
 test('environment variables override the file and are named in errors', () => {
   const env = {
     SERVER_PORT: '9999',

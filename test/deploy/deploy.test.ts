@@ -1,0 +1,108 @@
+// What the container image would run, tested without a Docker engine: the production
+// install (no devDependencies) started as an unprivileged user, and every config the
+// repo ships for compose and Kubernetes validated against the schema.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.ts';
+import { send } from '../helpers/http.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+const NOBODY = 65534;
+
+test('the demo, compose and Kubernetes configs are valid', async () => {
+  parseConfig(await readFile(join(root, 'demo/gateway.yaml'), 'utf8'), 'demo/gateway.yaml');
+  // compose.yaml shares the rate limits in Redis through the environment.
+  const compose = parse(await readFile(join(root, 'compose.yaml'), 'utf8'));
+  parseConfig(
+    await readFile(join(root, 'deploy/compose/gateway.yaml'), 'utf8'),
+    'deploy/compose/gateway.yaml',
+    {
+      ...compose.services.gateway.environment,
+      ADMIN_HOST: '0.0.0.0',
+    },
+  );
+  const configMap = parse(await readFile(join(root, 'deploy/kubernetes/configmap.yaml'), 'utf8'));
+  const { config } = parseConfig(configMap.data['gateway.yaml'], 'configmap gateway.yaml');
+  assert.equal(config.rate_limit?.store, 'redis');
+  // The pod's grace period must outlast the drain.
+  const deployment = (await readFile(join(root, 'deploy/kubernetes/deployment.yaml'), 'utf8')).split(
+    '\n---\n',
+  )[0];
+  const grace = parse(deployment).spec.template.spec.terminationGracePeriodSeconds;
+  assert.ok(grace * 1000 > config.server.shutdown_timeout + 5000);
+});
+
+test('the production install serves as an unprivileged user', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-prod-'));
+  const upstream = await startUpstream();
+  try {
+    for (const entry of ['package.json', 'package-lock.json', 'bin', 'src']) {
+      await cp(join(root, entry), join(dir, entry), { recursive: true });
+    }
+    // As the Dockerfile does: production dependencies only, no install scripts.
+    await run(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+      {
+        cwd: dir,
+        env: { ...process.env, npm_config_loglevel: 'error' },
+      },
+    );
+    const installed = JSON.parse(await readFile(join(dir, 'node_modules/.package-lock.json'), 'utf8'));
+    const names = Object.keys(installed.packages);
+    assert.ok(names.includes('node_modules/undici'));
+    assert.ok(
+      !names.includes('node_modules/typescript') && !names.includes('node_modules/node'),
+      'no dev dependencies',
+    );
+
+    await writeFile(
+      join(dir, 'gateway.yaml'),
+      stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        admin: { port: 0 },
+        services: { echo: { url: upstream.url } },
+        routes: [{ path: '/', service: 'echo' }],
+      }),
+    );
+    await chmod(dir, 0o755);
+    // Root in CI and on developer machines here: drop to nobody, as USER node does in the image.
+    const asUser = process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {};
+    const child = spawn(process.execPath, ['src/cli.ts', 'start', '--config', 'gateway.yaml'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+      stdio: 'pipe',
+      ...asUser,
+    });
+    let output = '';
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk;
+        const line = output.split('\n').find((l) => l.includes('"gateway listening"'));
+        if (line) resolve(JSON.parse(line).url);
+      });
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+    });
+    const url = await listening;
+    const response = await send(`${url}/hello`);
+    assert.equal(response.status, 200);
+    assert.equal(upstream.requests.at(-1)?.url, '/hello');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+  } finally {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
