@@ -7,7 +7,7 @@ import type { DestinationStream } from 'pino';
 import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
+import { createLoggers, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { buildRuntime } from './runtime/build.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
@@ -62,7 +62,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const loaded = await loadConfigFile(options.configFile, env);
   const config = loaded.config;
-  const logger = createLogger(config.log.level, options.logDestination);
+  const { logger, accessLog } = createLoggers(config.log.level, options.logDestination);
   for (const variable of loaded.ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
   }
@@ -73,9 +73,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const holder = new RuntimeHolder(buildRuntime(config, registry));
   const lifecycle = { ready: false, draining: false };
 
-  const tunnels = createUpgradeHandler({ holder, logger, metrics });
+  const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
   const publicServer = createPublicServer(config.server, {
-    request: createDataPlane({ holder, logger, metrics, lifecycle }),
+    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
     shouldUpgrade: shouldTunnel(holder),
     upgrade: tunnels.handle,
   });

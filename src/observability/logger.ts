@@ -14,18 +14,34 @@ export function stdoutDestination(): DestinationStream & { flushSync(): void } {
   return pino.destination({ dest: 1, sync: false });
 }
 
-export function createLogger(level: string, destination: DestinationStream = stdoutDestination()): Logger {
-  return pino(
-    {
-      level,
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: ['authorization', 'cookie', '*.authorization', '*.cookie', 'headers.authorization', 'headers.cookie'],
-        censor: '[redacted]',
-      },
-    },
-    destination,
-  );
+export interface Loggers {
+  /** Everything but the access log; redacts credentials as a second guard for ad-hoc fields. */
+  readonly logger: Logger;
+  /**
+   * The access log: its lines are built from chosen fields that never hold credentials,
+   * so it skips redaction, which would otherwise walk every line (about 5% of a busy
+   * gateway's time). Same destination, same format.
+   */
+  readonly accessLog: Logger;
+}
+
+export function createLoggers(level: string, destination: DestinationStream = stdoutDestination()): Loggers {
+  const common = {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  const redact = {
+    paths: [
+      'authorization',
+      'cookie',
+      '*.authorization',
+      '*.cookie',
+      'headers.authorization',
+      'headers.cookie',
+    ],
+    censor: '[redacted]',
+  };
+  return { logger: pino({ ...common, redact }, destination), accessLog: pino(common, destination) };
 }

@@ -21,12 +21,13 @@ export interface Lifecycle {
 export interface DataPlaneDeps {
   readonly holder: RuntimeHolder;
   readonly logger: Logger;
+  readonly accessLog: Logger;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
 }
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { holder, logger, metrics, lifecycle } = deps;
+  const { holder, logger, accessLog, metrics, lifecycle } = deps;
 
   return (req, res) => {
     // Pin the snapshot: this request follows these rules to its end, whatever reloads.
@@ -64,7 +65,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           status,
           (performance.now() - state.startedAt) / 1000,
         );
-        if (runtime.config.log.access_log) logger.info(accessLogFields(state, status, outcome), 'request');
+        if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
       });
   };
 

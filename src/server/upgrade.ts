@@ -36,9 +36,10 @@ export interface UpgradeHandler {
 export function createUpgradeHandler(deps: {
   holder: RuntimeHolder;
   logger: Logger;
+  accessLog: Logger;
   metrics: GatewayMetrics;
 }): UpgradeHandler {
-  const { holder, logger, metrics } = deps;
+  const { holder, logger, accessLog, metrics } = deps;
   const open = new Set<Duplex>();
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     open.add(socket);
@@ -69,7 +70,7 @@ export function createUpgradeHandler(deps: {
       .then((status) => {
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
         if (runtime.config.log.access_log)
-          logger.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
+          accessLog.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
       });
   };
   return {
