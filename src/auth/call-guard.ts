@@ -3,8 +3,10 @@
 // breaker. Either refusing means "do not call, answer 503 now": waiting for capacity
 // would only pile requests up behind an auth service that is already struggling.
 // Pure: time comes from the injected clock.
+
+import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { CircuitBreakerConfig } from '../config/schema.ts';
+import type { AuthConfig, CircuitBreakerConfig } from '../config/schema.ts';
 import { type BucketLimits, takeToken } from '../ratelimit/gcra.ts';
 import {
   type BreakerPermit,
@@ -77,4 +79,14 @@ export class CallGuard {
   get breakerState(): BreakerState {
     return this.#breaker.state;
   }
+}
+
+/** The guard in front of one auth dependency (the verify endpoint, the JWKS URL), from the auth config. */
+export function createCallGuard(config: AuthConfig, clock: Clock, logger: Logger, target: string): CallGuard {
+  return new CallGuard({
+    callsPerSecond: config.max_calls_per_second,
+    breaker: config.circuit_breaker,
+    clock,
+    onBreakerStateChange: (from, to) => logger.warn({ from, to }, `${target} circuit breaker changed state`),
+  });
 }

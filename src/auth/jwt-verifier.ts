@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
-import { CallGuard } from './call-guard.ts';
+import { type CallGuard, createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims } from './identity.ts';
 import {
   AuthUnavailableError,
@@ -247,13 +247,7 @@ function remoteKeys(config: AuthConfig, deps: JwtVerifierDeps): RemoteKeys {
     keepAliveMaxTimeout: 4000,
     connectTimeout: config.timeout,
   });
-  const guard = new CallGuard({
-    callsPerSecond: config.max_calls_per_second,
-    breaker: config.circuit_breaker,
-    clock: deps.clock,
-    onBreakerStateChange: (from, to) =>
-      deps.logger.warn({ from, to }, 'JWKS endpoint circuit breaker changed state'),
-  });
+  const guard = createCallGuard(config, deps.clock, deps.logger, 'JWKS endpoint');
 
   const guardedFetch: FetchImplementation = async (url, init) => {
     const admission = guard.acquire();

@@ -24,7 +24,7 @@ import { Pool } from 'undici';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { backoffDelayMs, verificationBudgetMs } from './backoff.ts';
-import { CallGuard } from './call-guard.ts';
+import { createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims, isSafeHeaderValue } from './identity.ts';
 import {
   AuthUnavailableError,
@@ -72,13 +72,7 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     headersTimeout: config.timeout,
     bodyTimeout: config.timeout,
   });
-  const guard = new CallGuard({
-    callsPerSecond: config.max_calls_per_second,
-    breaker: config.circuit_breaker,
-    clock: deps.clock,
-    onBreakerStateChange: (from, to) =>
-      deps.logger.warn({ from, to }, 'auth service circuit breaker changed state'),
-  });
+  const guard = createCallGuard(config, deps.clock, deps.logger, 'auth service');
   // Aborted by destroy(): ends backoff sleeps and in-flight attempts.
   const lifetime = new AbortController();
 

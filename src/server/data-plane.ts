@@ -3,13 +3,12 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
-import { headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
-import { RequestState } from './request-state.ts';
+import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
+import type { RequestState } from './request-state.ts';
 import { sendError, sendJson } from './send.ts';
 
 export interface Lifecycle {
@@ -32,16 +31,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   return (req, res) => {
     // Pin the snapshot: this request follows these rules to its end, whatever reloads.
     const runtime = holder.current;
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    const trace = traceFrom(req.headers.traceparent);
-    const peer = req.socket.remoteAddress ?? '';
-    const state = new RequestState(
-      req,
-      requestId,
-      trace.traceId,
-      runtime.resolveClientIp(peer, req.headers),
-      logger,
-    );
+    const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
       instance: undefined,
@@ -50,9 +40,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       responseBytes: undefined,
     };
 
-    handle(runtime, state, res, trace.traceparent, peer, outcome)
+    handle(runtime, state, res, traceparent, peer, outcome)
       .catch((error: unknown) => {
-        const answered = sendError(res, error, requestId, state.responseHeaders, hasUnreadBody(req));
+        const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
         if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }

@@ -2,13 +2,36 @@
 // WebSocket handshakes: target normalization, route match, method check, the policy
 // chain, and the headers the upstream will see.
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
+import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import { isPreflight } from '../policies/cors.ts';
 import type { LocalReply } from '../policies/policy.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
-import type { RequestState } from './request-state.ts';
+import { RequestState } from './request-state.ts';
+
+export interface Ingress {
+  readonly state: RequestState;
+  /** The traceparent to send upstream: the client's trace, the gateway's span. */
+  readonly traceparent: string;
+  /** The TCP peer's address. */
+  readonly peer: string;
+}
+
+/** What every request settles first: its id, trace, client address and state. */
+export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Logger): Ingress {
+  const trace = traceFrom(req.headers.traceparent);
+  const peer = req.socket.remoteAddress ?? '';
+  const requestId = requestIdFrom(req.headers['x-request-id']);
+  const clientIp = runtime.resolveClientIp(peer, req.headers);
+  return {
+    state: new RequestState(req, requestId, trace.traceId, clientIp, logger),
+    traceparent: trace.traceparent,
+    peer,
+  };
+}
 
 export interface RoutedRequest {
   readonly route: CompiledRoute;

@@ -1,5 +1,7 @@
 // The gateway's own answers: JSON errors (DESIGN.md format) and small JSON bodies.
 import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { errorBody, GatewayError, isGatewayError } from '../errors.ts';
 
 export function sendJson(
@@ -46,4 +48,27 @@ export function sendError(
   res.writeHead(gatewayError.status, headers);
   res.end(text);
   return gatewayError;
+}
+
+/**
+ * The same JSON error written straight onto a socket, for the places where no
+ * ServerResponse exists: a message the parser refused, a refused WebSocket handshake.
+ * The connection is closed after it, so nothing that follows is read as a request.
+ */
+export function endSocketWithError(
+  socket: Duplex,
+  error: GatewayError,
+  requestId: string,
+  extraHeaders?: Readonly<Record<string, string>>,
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(error.code, error.message, requestId);
+  let head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries({ ...extraHeaders, ...error.headers }))
+    head += `${name}: ${value}\r\n`;
+  socket.end(`${head}\r\n${body}`);
+  socket.once('finish', () => socket.destroy());
 }

@@ -4,15 +4,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { errorBody, GatewayError, isGatewayError } from '../errors.ts';
-import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { classifyFailure, toGatewayError } from '../proxy/error-map.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
 import { accessLogFields } from './data-plane.ts';
-import { headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
-import { RequestState } from './request-state.ts';
+import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
+import type { RequestState } from './request-state.ts';
+import { endSocketWithError } from './send.ts';
 
 /** Whether Node should treat this request as an upgrade; any other Upgrade (h2c…) is served as a plain request. */
 export function shouldTunnel(holder: RuntimeHolder): (req: IncomingMessage) => boolean {
@@ -45,16 +45,7 @@ export function createUpgradeHandler(deps: {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     const runtime = holder.current;
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    const trace = traceFrom(req.headers.traceparent);
-    const peer = req.socket.remoteAddress ?? '';
-    const state = new RequestState(
-      req,
-      requestId,
-      trace.traceId,
-      runtime.resolveClientIp(peer, req.headers),
-      logger,
-    );
+    const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     const outcome = {
       instance: undefined as string | undefined,
       upstreamMs: undefined,
@@ -62,7 +53,7 @@ export function createUpgradeHandler(deps: {
       responseBytes: undefined,
     };
     socket.on('error', () => socket.destroy());
-    tunnel(runtime, state, socket, head, trace.traceparent, peer, outcome)
+    tunnel(runtime, state, socket, head, traceparent, peer, outcome)
       .then(
         (status) => status,
         (error: unknown) => rejectHandshake(socket, error, state),
@@ -154,13 +145,6 @@ async function tunnel(
 function rejectHandshake(socket: Duplex, error: unknown, state: RequestState): number {
   const gatewayError = isGatewayError(error) ? error : new GatewayError('INTERNAL_ERROR', { cause: error });
   if (!isGatewayError(error)) state.log.error({ err: error }, 'websocket handshake failed');
-  if (socket.writable) {
-    const body = errorBody(gatewayError.code, gatewayError.message, state.requestId);
-    let head = `HTTP/1.1 ${gatewayError.status} ${gatewayError.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${state.requestId}\r\nconnection: close\r\n`;
-    for (const [name, value] of Object.entries({ ...state.responseHeaders, ...gatewayError.headers }))
-      head += `${name}: ${value}\r\n`;
-    socket.end(`${head}\r\n${body}`);
-    socket.once('finish', () => socket.destroy());
-  }
+  endSocketWithError(socket, gatewayError, state.requestId, state.responseHeaders);
   return gatewayError.status;
 }

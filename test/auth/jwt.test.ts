@@ -3,72 +3,31 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  base64url,
-  type CryptoKey,
-  exportJWK,
-  exportSPKI,
-  generateKeyPair,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTPayload,
-  SignJWT,
-} from 'jose';
+import { base64url, exportSPKI, type JSONWebKeySet, SignJWT } from 'jose';
 import { type Authenticator, createAuthenticator, type Verifier } from '../../src/auth/authenticator.ts';
 import { createJwtVerifier } from '../../src/auth/jwt-verifier.ts';
 import { AuthUnavailableError } from '../../src/auth/verifier.ts';
 import { GatewayError } from '../../src/errors.ts';
+import {
+  AUDIENCE,
+  unsignedToken as craftUnsigned,
+  ISSUER,
+  issueToken,
+  keySet,
+  type SigningKey,
+  signingKey,
+  type TokenOptions,
+} from '../helpers/jwt-issuer.ts';
 import { type JwksServer, startJwksServer } from './jwks-server.ts';
 import { authConfig, captureLogger, type FakeClock, fakeClock } from './support.ts';
 
-const ISSUER = 'https://issuer.test';
-const AUDIENCE = 'gatehouse';
-
-interface SigningKey {
-  readonly kid: string;
-  readonly privateKey: CryptoKey;
-  readonly publicKey: CryptoKey;
-  readonly jwk: JWK;
+/** Tokens issued on the test's fake clock. */
+function token(time: FakeClock, options: TokenOptions): Promise<string> {
+  return issueToken({ ...options, nowSeconds: Math.floor(time.now / 1000) });
 }
 
-async function signingKey(kid: string, alg = 'RS256'): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
-  return { kid, privateKey, publicKey, jwk };
-}
-
-function keySet(...keys: SigningKey[]): JSONWebKeySet {
-  return { keys: keys.map((key) => key.jwk) };
-}
-
-interface TokenOptions {
-  readonly key: SigningKey;
-  readonly alg?: string;
-  readonly kid?: string;
-  readonly claims?: JWTPayload;
-  readonly issuer?: string;
-  readonly audience?: string;
-  /** Seconds from the clock's now; null for no exp. */
-  readonly expiresIn?: number | null;
-}
-
-async function token(time: FakeClock, options: TokenOptions): Promise<string> {
-  const now = Math.floor(time.now / 1000);
-  const jwt = new SignJWT({ sub: 'alice', roles: ['reader'], ...options.claims })
-    .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? options.key.kid })
-    .setIssuer(options.issuer ?? ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setIssuedAt(now);
-  const expiresIn = options.expiresIn === undefined ? 600 : options.expiresIn;
-  if (expiresIn !== null) jwt.setExpirationTime(now + expiresIn);
-  return jwt.sign(options.key.privateKey);
-}
-
-/** An unsigned token, as an attacker would craft it by hand. */
 function unsignedToken(time: FakeClock, header: Record<string, unknown>): string {
-  const part = (value: unknown) => base64url.encode(JSON.stringify(value));
-  const now = Math.floor(time.now / 1000);
-  return `${part(header)}.${part({ sub: 'mallory', iss: ISSUER, aud: AUDIENCE, exp: now + 600, roles: ['admin'] })}.`;
+  return craftUnsigned(header, Math.floor(time.now / 1000));
 }
 
 async function rejection(promise: Promise<unknown>, code: string): Promise<GatewayError> {
@@ -124,7 +83,7 @@ describe('jwt mode with a JWKS endpoint', () => {
   test('a valid token passes and maps sub and roles', async () => {
     const { auth, time } = jwtAuthenticator();
     const identity = await auth.authenticate(`Bearer ${await token(time, { key: keyA })}`);
-    assert.deepEqual(identity, { userId: 'alice', roles: ['reader'] });
+    assert.deepEqual(identity, { userId: 'alice', roles: ['reader', 'writer'] });
   });
 
   test('user_id_claim and roles_claim choose the claims', async () => {

@@ -4,69 +4,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  base64url,
-  type CryptoKey,
-  exportJWK,
-  generateKeyPair,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTPayload,
-  SignJWT,
-} from 'jose';
+import { base64url, SignJWT } from 'jose';
 import { type JwksServer, startJwksServer } from '../auth/jwks-server.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange, type SimpleResponse, send } from '../helpers/http.ts';
+import {
+  AUDIENCE,
+  ISSUER,
+  keySet,
+  type SigningKey,
+  signingKey,
+  issueToken as token,
+  unsignedToken,
+} from '../helpers/jwt-issuer.ts';
 import { type RecordedRequest, startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
-const ISSUER = 'https://issuer.test';
-const AUDIENCE = 'gatehouse';
-
-interface SigningKey {
-  readonly kid: string;
-  readonly privateKey: CryptoKey;
-  readonly jwk: JWK;
-}
-
-async function signingKey(kid: string): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
-}
-
-function keySet(...keys: SigningKey[]): JSONWebKeySet {
-  return { keys: keys.map((key) => key.jwk) };
-}
-
-interface TokenOptions {
-  readonly key: SigningKey;
-  readonly kid?: string;
-  readonly claims?: JWTPayload;
-  readonly issuer?: string;
-  readonly audience?: string;
-  /** Seconds from now; null for no exp. */
-  readonly expiresIn?: number | null;
-}
-
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-async function token(options: TokenOptions): Promise<string> {
-  const jwt = new SignJWT({ sub: 'alice', roles: ['reader', 'writer'], ...options.claims })
-    .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? options.key.kid })
-    .setIssuer(options.issuer ?? ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setIssuedAt(nowSeconds() - 120);
-  const expiresIn = options.expiresIn === undefined ? 600 : options.expiresIn;
-  if (expiresIn !== null) jwt.setExpirationTime(nowSeconds() + expiresIn);
-  return jwt.sign(options.key.privateKey);
-}
-
-/** An unsigned token, as an attacker would craft it by hand. */
-function unsignedToken(header: Record<string, unknown>): string {
-  const part = (value: unknown) => base64url.encode(JSON.stringify(value));
-  const claims = { sub: 'mallory', roles: ['admin'], iss: ISSUER, aud: AUDIENCE, exp: nowSeconds() + 600 };
-  return `${part(header)}.${part(claims)}.`;
-}
-
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
 
 function assertUnauthorized(response: SimpleResponse, what: string): void {
