@@ -7,7 +7,6 @@ import { base64url, exportSPKI, type JSONWebKeySet, SignJWT } from 'jose';
 import { type Authenticator, createAuthenticator, type Verifier } from '../../src/auth/authenticator.ts';
 import { createJwtVerifier } from '../../src/auth/jwt-verifier.ts';
 import { AuthUnavailableError } from '../../src/auth/verifier.ts';
-import { GatewayError } from '../../src/errors.ts';
 import {
   AUDIENCE,
   unsignedToken as craftUnsigned,
@@ -19,7 +18,7 @@ import {
   type TokenOptions,
 } from '../helpers/jwt-issuer.ts';
 import { type JwksServer, startJwksServer } from './jwks-server.ts';
-import { authConfig, captureLogger, type FakeClock, fakeClock } from './support.ts';
+import { authConfig, captureLogger, type FakeClock, fakeClock, rejection } from './support.ts';
 
 /** Tokens issued on the test's fake clock. */
 function token(time: FakeClock, options: TokenOptions): Promise<string> {
@@ -28,17 +27,6 @@ function token(time: FakeClock, options: TokenOptions): Promise<string> {
 
 function unsignedToken(time: FakeClock, header: Record<string, unknown>): string {
   return craftUnsigned(header, Math.floor(time.now / 1000));
-}
-
-async function rejection(promise: Promise<unknown>, code: string): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 let keyA: SigningKey;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type Authenticator, createAuthenticator } from '../../src/auth/authenticator.ts';
 import type { AuthConfig } from '../../src/config/schema.ts';
-import { GatewayError } from '../../src/errors.ts';
+import type { GatewayError } from '../../src/errors.ts';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
-import { authConfig, captureLogger, type FakeClock, fakeClock, noJitter } from './support.ts';
+import { authConfig, captureLogger, type FakeClock, fakeClock, noJitter, rejection } from './support.ts';
 
 let stub: AuthStub;
 const open: Authenticator[] = [];
@@ -43,18 +43,6 @@ function setup(settings: Record<string, unknown> = {}): Setup {
   });
   open.push(auth);
   return { auth, time, lines, calls, config };
-}
-
-/** Asserts a rejection with the given code and returns the error. */
-async function rejection(promise: Promise<unknown>, code: string): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 const inAnHour = () => Math.floor(Date.UTC(2024, 0, 1) / 1000) + 3600;

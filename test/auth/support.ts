@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 // Shared by the auth tests: a clock moved by hand, a logger that keeps its lines, and
 // AuthConfig built through the real schema so defaults apply as in production.
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { type AuthConfig, authSchema } from '../../src/config/schema.ts';
+import { GatewayError } from '../../src/errors.ts';
 
 export interface FakeClock {
   readonly clock: () => number;
@@ -47,3 +49,15 @@ export function authConfig(input: Record<string, unknown>): AuthConfig {
 
 /** The sequence 0, 0, 0...: backoff without waiting, so retry tests stay fast. */
 export const noJitter = (): number => 0;
+
+/** Asserts a rejection with the given code and returns the error. */
+export async function rejection(promise: Promise<unknown>, code: string): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}, but it resolved`);
+}
