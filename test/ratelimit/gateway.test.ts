@@ -129,3 +129,46 @@ test('two gateways on one Redis share the budget; with Redis gone, allow answers
   assert.equal(metrics.status, 200);
   assert.match(metrics.body.toString(), /gatehouse_ratelimit_store_errors_total\{decision="allow"\} [1-9]/);
 });
+
+test('with on_store_error: deny a Redis outage is a 429, and limits apply again once Redis restarts', async (t) => {
+  if (!requireRedis(t)) return;
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const gw = await gateway({
+    ...SLOW,
+    store: 'redis',
+    redis_url: redis.url,
+    key_prefix: 'deny:',
+    on_store_error: 'deny',
+  });
+  const untilCounted = async (headers: Record<string, string>) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const response = await send(`${gw.url}/api/x`, { headers });
+      if (response.headers['ratelimit-limit'] !== undefined) return response;
+      assert.ok(Date.now() < deadline, 'the store decides with numbers again');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const first = await untilCounted({});
+  assert.equal(first.status, 200);
+
+  await redis.kill('SIGKILL');
+  const started = performance.now();
+  const refused = await send(`${gw.url}/api/x`);
+  assert.ok(performance.now() - started < 1000, 'decided within the deadline, not after a reconnect');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers['retry-after'], '1');
+  assert.equal(refused.json<{ error: { code: string } }>().error.code, 'RATE_LIMITED');
+  assert.equal((await send(`${gw.url}/health`)).status, 200, 'no crash');
+
+  await redis.restart();
+  // A fresh Redis has empty buckets: the client's burst of 3 is counted from scratch.
+  const back = await untilCounted({});
+  assert.equal(back.status, 200);
+  const statuses = [back.status];
+  for (let i = 0; i < 3; i++) statuses.push((await send(`${gw.url}/api/x`)).status);
+  assert.deepEqual(statuses, [200, 200, 200, 429]);
+  const metrics = (await send(`${gw.adminUrl}/metrics`)).body.toString();
+  assert.match(metrics, /gatehouse_ratelimit_store_errors_total\{decision="deny"\} [1-9]/);
+});
