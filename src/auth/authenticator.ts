@@ -142,5 +142,10 @@ function unauthorized(challenge: string): GatewayError {
 }
 
 function unavailable(cause: unknown): GatewayError {
-  return new GatewayError('AUTH_UNAVAILABLE', { cause });
+  const waitMs = cause instanceof AuthUnavailableError ? cause.retryAfterMs : undefined;
+  if (waitMs === undefined) return new GatewayError('AUTH_UNAVAILABLE', { cause });
+  return new GatewayError('AUTH_UNAVAILABLE', {
+    cause,
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+  });
 }

@@ -19,7 +19,12 @@ export type GuardRefusal = 'rate_limited' | 'circuit_open';
 
 export type Admission =
   | { readonly admitted: true; readonly permit: BreakerPermit }
-  | { readonly admitted: false; readonly refusal: GuardRefusal };
+  | {
+      readonly admitted: false;
+      readonly refusal: GuardRefusal;
+      /** When a call would be admitted again, if known: the breaker's open time, or the next token. */
+      readonly retryAfterMs: number | undefined;
+    };
 
 export interface CallGuardOptions {
   readonly callsPerSecond: number;
@@ -57,13 +62,19 @@ export class CallGuard {
   acquire(): Admission {
     // Ask the breaker first without side effects, so an open breaker spends no token
     // and a refused token counts no breaker request.
-    if (!this.#breaker.canAdmit()) return { admitted: false, refusal: 'circuit_open' };
+    if (!this.#breaker.canAdmit()) return this.#circuitOpen();
     const decision = takeToken(this.#limits, this.#tat, this.#clock());
-    if (!decision.allowed) return { admitted: false, refusal: 'rate_limited' };
+    if (!decision.allowed)
+      return { admitted: false, refusal: 'rate_limited', retryAfterMs: decision.retryAfterMs };
     this.#tat = decision.tat;
     const permit = this.#breaker.tryAcquire();
-    if (permit === undefined) return { admitted: false, refusal: 'circuit_open' };
+    if (permit === undefined) return this.#circuitOpen();
     return { admitted: true, permit };
+  }
+
+  #circuitOpen(): Admission {
+    // Undefined while half-open with its trial slots taken: no known time to give.
+    return { admitted: false, refusal: 'circuit_open', retryAfterMs: this.#breaker.retryAfterMs() };
   }
 
   /** Failures are network errors, timeouts and 5xx; an answer of any other status is a success. */

@@ -253,7 +253,10 @@ function remoteKeys(config: AuthConfig, deps: JwtVerifierDeps): RemoteKeys {
     const admission = guard.acquire();
     if (!admission.admitted) {
       deps.onCall?.(admission.refusal);
-      throw new AuthUnavailableError(`JWKS fetch ${admission.refusal}`, { refused: true });
+      throw new AuthUnavailableError(`JWKS fetch ${admission.refusal}`, {
+        refused: true,
+        retryAfterMs: admission.retryAfterMs,
+      });
     }
     try {
       // jose hands over the global fetch's Headers; undici's fetch reads any iterable of pairs.

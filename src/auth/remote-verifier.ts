@@ -153,7 +153,10 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
       const admission = guard.acquire();
       if (!admission.admitted) {
         deps.onCall?.(admission.refusal);
-        throw new AuthUnavailableError(admission.refusal, { refused: true });
+        throw new AuthUnavailableError(admission.refusal, {
+          refused: true,
+          retryAfterMs: admission.retryAfterMs,
+        });
       }
       const result = await attempt(request, Math.min(config.timeout, remainingMs));
       if (lifetime.signal.aborted) {

@@ -64,11 +64,14 @@ export class AuthUnavailableError extends Error {
    * shutting down): expected under load, so logged at debug, not once per request.
    */
   readonly refused: boolean;
+  /** When asking again could succeed, if known (becomes the 503's Retry-After). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(reason: string, options: { cause?: unknown; refused?: boolean } = {}) {
+  constructor(reason: string, options: { cause?: unknown; refused?: boolean; retryAfterMs?: number } = {}) {
     super(`auth unavailable: ${reason}`, { cause: options.cause });
     this.name = 'AuthUnavailableError';
     this.reason = reason;
     this.refused = options.refused ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }

@@ -12,7 +12,8 @@ test('the call rate limit refuses at once past a burst of one second of calls', 
     clock: time.clock,
   });
   for (let i = 0; i < 5; i++) assert.equal(guard.acquire().admitted, true);
-  assert.deepEqual(guard.acquire(), { admitted: false, refusal: 'rate_limited' });
+  // The next token is one fifth of a second away.
+  assert.deepEqual(guard.acquire(), { admitted: false, refusal: 'rate_limited', retryAfterMs: 200 });
   time.advance(200);
   assert.equal(guard.acquire().admitted, true);
   assert.equal(guard.acquire().admitted, false);
@@ -51,12 +52,24 @@ test('an open breaker refuses without spending rate tokens, then half-opens afte
     guard.record(admission.permit, false);
   }
   assert.equal(guard.breakerState, 'open');
-  for (let i = 0; i < 10; i++)
-    assert.deepEqual(guard.acquire(), { admitted: false, refusal: 'circuit_open' });
-  time.advance(10_000);
+  for (let i = 0; i < 10; i++) {
+    time.advance(100);
+    // The breaker's remaining open time is the wait the client is told.
+    assert.deepEqual(guard.acquire(), {
+      admitted: false,
+      refusal: 'circuit_open',
+      retryAfterMs: 10_000 - 100 * (i + 1),
+    });
+  }
+  time.advance(9_000);
   const trial = guard.acquire();
   assert.ok(trial.admitted, 'the bucket refilled and was not drained by the refusals');
-  assert.deepEqual(guard.acquire(), { admitted: false, refusal: 'circuit_open' }, 'one trial at a time');
+  // Half-open with its one trial taken: no time is known.
+  assert.deepEqual(
+    guard.acquire(),
+    { admitted: false, refusal: 'circuit_open', retryAfterMs: undefined },
+    'one trial at a time',
+  );
   guard.record(trial.permit, true);
   assert.equal(guard.breakerState, 'closed');
   assert.deepEqual(changes, ['closed->open', 'open->half_open', 'half_open->closed']);

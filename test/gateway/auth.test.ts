@@ -450,7 +450,10 @@ describe('max_calls_per_second protects the auth service', () => {
     const elapsed = performance.now() - started;
     const refused = responses.filter((response) => response.status === 503);
     const passed = responses.filter((response) => response.status === 200);
-    for (const response of refused) assertError(response, 503, 'AUTH_UNAVAILABLE');
+    for (const response of refused) {
+      assertError(response, 503, 'AUTH_UNAVAILABLE');
+      assert.equal(response.headers['retry-after'], '1', 'the next call is at most a second away');
+    }
     assert.equal(refused.length + passed.length, 5);
     // One call a second: only a machine stalled past a whole second may have earned another.
     assert.ok(
@@ -512,6 +515,9 @@ describe('the auth service breaker', () => {
       const elapsed = performance.now() - started;
       assertError(response, 503, 'AUTH_UNAVAILABLE');
       assert.ok(elapsed < FAIL_CLOSED_BOUND_MS, `answered after ${Math.round(elapsed)} ms`);
+      // The breaker's open time (30 s by default) tells the client when to come back.
+      const retryAfter = Number(response.headers['retry-after']);
+      assert.ok(retryAfter >= 1 && retryAfter <= 30, `Retry-After: ${response.headers['retry-after']}`);
     }
     assert.equal(stub.calls, 3, 'no call while the breaker is open');
     assert.equal(await metric(gw, 'gatehouse_auth_verify_calls_total', { result: 'circuit_open' }), 3);
