@@ -22,6 +22,8 @@ test('validate names every problem with its line and exits 1', async () => {
   assert.equal(result.code, 1);
   assert.match(result.stderr, /gateway\.yaml:4: services\.users\.colour: unknown key/);
   assert.match(result.stderr, /gateway\.yaml:8: routes\.0\.stip_prefix: unknown key/);
+  // Cross-references are checked in the same run, not after the other errors are fixed.
+  assert.match(result.stderr, /gateway\.yaml:7: routes\.0\.service: no service named "nobody-yet"/);
 });
 
 test('validate exits 0 for a valid config and honours environment overrides', async () => {

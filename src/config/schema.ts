@@ -394,43 +394,67 @@ export const configSchema = z
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
   })
-  .superRefine((config, ctx) => {
-    config.routes.forEach((route, index) => {
-      if (!(route.service in config.services)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'service'],
-          message: `no service named "${route.service}"`,
+  // Cross-references run even when other keys have errors, so `validate` reports
+  // everything at once; they only need routes and services to have their shape.
+  .check(
+    z.superRefine(
+      (config: CrossCheckedConfig, ctx) => {
+        config.routes.forEach((route, index) => {
+          if (!(route.service in config.services)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, 'service'],
+              message: `no service named "${route.service}"`,
+            });
+          }
+          if ((route.auth === 'required' || route.auth === 'optional') && !config.auth) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, 'auth'],
+              message: `auth: ${route.auth} needs an auth section`,
+            });
+          }
+          if (route.rate_limit && !config.rate_limit) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, 'rate_limit'],
+              message: 'a route rate_limit needs a rate_limit section',
+            });
+          }
         });
-      }
-      if ((route.auth === 'required' || route.auth === 'optional') && !config.auth) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'auth'],
-          message: `auth: ${route.auth} needs an auth section`,
+        const seen = new Map<string, number>();
+        config.routes.forEach((route, index) => {
+          const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '') || '/'}`;
+          if (seen.has(key)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, 'path'],
+              message: `duplicate of routes.${seen.get(key)}`,
+            });
+          }
+          seen.set(key, index);
         });
-      }
-      if (route.rate_limit && !config.rate_limit) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'rate_limit'],
-          message: 'a route rate_limit needs a rate_limit section',
-        });
-      }
-    });
-    const seen = new Map<string, number>();
-    config.routes.forEach((route, index) => {
-      const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '') || '/'}`;
-      if (seen.has(key)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'path'],
-          message: `duplicate of routes.${seen.get(key)}`,
-        });
-      }
-      seen.set(key, index);
-    });
-  });
+      },
+      { when: (payload) => hasCheckableShape(payload.value) },
+    ),
+  );
+
+interface CrossCheckedConfig {
+  readonly services: Readonly<Record<string, unknown>>;
+  readonly routes: readonly Pick<RouteConfig, 'path' | 'service' | 'auth' | 'rate_limit' | 'host'>[];
+  readonly auth?: unknown;
+  readonly rate_limit?: unknown;
+}
+
+function hasCheckableShape(value: unknown): boolean {
+  const config = value as Partial<CrossCheckedConfig> | undefined;
+  return (
+    typeof config?.services === 'object' &&
+    config.services !== null &&
+    Array.isArray(config.routes) &&
+    config.routes.every((route) => typeof route?.service === 'string' && typeof route.path === 'string')
+  );
+}
 
 /** The validated configuration: durations in ms, sizes in bytes, defaults filled. */
 export type Config = z.output<typeof configSchema>;

@@ -77,6 +77,7 @@ routes:
   const paths = problems.map((p) => p.path);
   assert.ok(paths.includes('services.users.timeout'));
   assert.ok(paths.includes('services.empty'));
+  assert.ok(paths.includes('routes.0.service'), 'cross-references are reported with the other errors');
   const second = problemsOf(`
 services:
   users: { url: http://127.0.0.1:3001 }
