@@ -76,7 +76,8 @@ function isIdentityHeader(lowerName: string, identityNames: ReadonlySet<string>)
 }
 
 function connectionListed(connection: string | undefined): Set<string> | undefined {
-  if (connection === undefined) return undefined;
+  // The common values name no header: skip the parse.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
   const names = new Set<string>();
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();
