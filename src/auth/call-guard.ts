@@ -11,6 +11,7 @@ import { type BucketLimits, takeToken } from '../ratelimit/gcra.ts';
 import {
   type BreakerPermit,
   type BreakerState,
+  breakerSettings,
   CircuitBreaker,
   type StateChangeListener,
 } from '../upstream/circuit-breaker.ts';
@@ -44,15 +45,8 @@ export class CallGuard {
     // once, then the rate holds. At least one, so rates below 1/s still admit a call.
     this.#limits = { rate: options.callsPerSecond, burst: Math.max(1, Math.ceil(options.callsPerSecond)) };
     this.#clock = options.clock;
-    const { breaker } = options;
     this.#breaker = new CircuitBreaker(
-      {
-        maxRequests: breaker.max_requests,
-        intervalMs: breaker.interval,
-        timeoutMs: breaker.timeout,
-        failureRatio: breaker.failure_ratio,
-        minRequests: breaker.min_requests,
-      },
+      breakerSettings(options.breaker),
       options.clock,
       options.onBreakerStateChange,
     );

@@ -2,6 +2,7 @@
 // selector can ask "may I send to this instance?" before a call (wrap-a-function
 // breakers cannot answer that). Time comes from an injected clock.
 import type { Clock } from '../clock.ts';
+import type { CircuitBreakerConfig } from '../config/schema.ts';
 
 export type BreakerState = 'closed' | 'half_open' | 'open';
 
@@ -165,5 +166,16 @@ function emptyCounts(): BreakerCounts {
     totalFailures: 0,
     consecutiveSuccesses: 0,
     consecutiveFailures: 0,
+  };
+}
+
+/** The breaker settings a `circuit_breaker` config section describes. */
+export function breakerSettings(config: CircuitBreakerConfig): BreakerSettings {
+  return {
+    maxRequests: config.max_requests,
+    intervalMs: config.interval,
+    timeoutMs: config.timeout,
+    failureRatio: config.failure_ratio,
+    minRequests: config.min_requests,
   };
 }

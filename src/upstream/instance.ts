@@ -4,9 +4,14 @@
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import type { Clock } from '../clock.ts';
-import type { CircuitBreakerConfig, ServiceConfig } from '../config/schema.ts';
+import type { ServiceConfig } from '../config/schema.ts';
 import { backoffDelay, type Random, UNREACHABLE_BACKOFF } from './backoff.ts';
-import { type BreakerSettings, type BreakerState, CircuitBreaker } from './circuit-breaker.ts';
+import {
+  type BreakerSettings,
+  type BreakerState,
+  breakerSettings,
+  CircuitBreaker,
+} from './circuit-breaker.ts';
 
 /** pending: health-checked but not probed yet, so not trusted with traffic. */
 export type HealthState = 'pending' | 'healthy' | 'unhealthy';
@@ -292,16 +297,6 @@ function poolSettings(config: ServiceConfig): PoolSettings {
     connectTimeout: config.connect_timeout,
     keepAliveTimeout: config.keep_alive_timeout,
     connections: config.max_connections,
-  };
-}
-
-export function breakerSettings(config: CircuitBreakerConfig): BreakerSettings {
-  return {
-    maxRequests: config.max_requests,
-    intervalMs: config.interval,
-    timeoutMs: config.timeout,
-    failureRatio: config.failure_ratio,
-    minRequests: config.min_requests,
   };
 }
 
