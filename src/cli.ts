@@ -1,4 +1,5 @@
 // gatehouse start | validate | schema. Exit codes: 0 ok, 1 invalid config or failed start, 2 usage.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
@@ -75,6 +76,9 @@ async function start(configFile: string): Promise<number> {
     if (error instanceof ConfigError) {
       process.stderr.write(`${configFile}: the gateway was not started\n`);
       for (const problem of error.problems) process.stderr.write(`  ${formatProblem(configFile, problem)}\n`);
+      if (!existsSync(configFile)) {
+        process.stderr.write('Pass --config FILE or set GATEHOUSE_CONFIG; demo/gateway.yaml is a complete example.\n');
+      }
     } else {
       process.stderr.write(`the gateway failed to start: ${(error as Error).message}\n`);
     }
