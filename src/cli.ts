@@ -77,7 +77,9 @@ async function start(configFile: string): Promise<number> {
       process.stderr.write(`${configFile}: the gateway was not started\n`);
       for (const problem of error.problems) process.stderr.write(`  ${formatProblem(configFile, problem)}\n`);
       if (!existsSync(configFile)) {
-        process.stderr.write('Pass --config FILE or set GATEHOUSE_CONFIG; demo/gateway.yaml is a complete example.\n');
+        process.stderr.write(
+          'Pass --config FILE or set GATEHOUSE_CONFIG; demo/gateway.yaml is a complete example.\n',
+        );
       }
     } else {
       process.stderr.write(`the gateway failed to start: ${(error as Error).message}\n`);
