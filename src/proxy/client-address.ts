@@ -22,9 +22,7 @@ export function createClientAddressResolver(trustedProxies: readonly string[]): 
   // Nobody is trusted: the peer is the client, and no header is even looked at.
   if (trustedProxies.length === 0) return unmapPeer;
 
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) addTrusted(trusted, entry);
-  const isTrusted = (ip: string): boolean => trusted.check(ip, ip.indexOf(':') < 0 ? 'ipv4' : 'ipv6');
+  const isTrusted = createProxyTrust(trustedProxies);
 
   // Walks a comma-separated list right to left. A hop that is not an address (garbage,
   // `unknown`, an obfuscated name) ends the walk: nothing left of it can be trusted, so
@@ -54,6 +52,21 @@ export function createClientAddressResolver(trustedProxies: readonly string[]): 
     const forwarded = headers.forwarded;
     if (forwarded !== undefined) return walk(joinList(forwarded), peer, parseForwardedElement);
     return peer;
+  };
+}
+
+/**
+ * Whether a TCP peer is one of server.trusted_proxies: only then are its X-Forwarded-*
+ * headers believed. Throws on an entry that is not an address or CIDR.
+ */
+export function createProxyTrust(trustedProxies: readonly string[]): (peerAddress: string) => boolean {
+  if (trustedProxies.length === 0) return () => false;
+  const trusted = new BlockList();
+  for (const entry of trustedProxies) addTrusted(trusted, entry);
+  return (address) => {
+    const ip = unmapPeer(address);
+    if (isIP(ip) === 0) return false;
+    return trusted.check(ip, ip.indexOf(':') < 0 ? 'ipv4' : 'ipv6');
   };
 }
 

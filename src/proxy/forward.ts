@@ -17,11 +17,23 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 export interface ForwardTarget {
   readonly pool: ServicePool;
-  /** Deadline for the upstream's response headers (the service `timeout`). */
+  /** The service `timeout`: bounds the wait for a connection, then the wait for response headers. */
   readonly headersTimeout: number;
   /** Longest silence while the response body streams. */
   readonly bodyTimeout: number;
   readonly bodyLimit: number;
+  /** `pass_host`: the client's Host goes upstream instead of the instance's. */
+  readonly passHost: boolean;
+}
+
+/** The request as the instance should see it, and what the gateway adds to the answer. */
+export interface UpstreamRequest {
+  /** Path and query as the instance should see them, before its base path. */
+  readonly path: string;
+  readonly headers: string[];
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  /** True while the gateway drains: answers close their connection. */
+  readonly closing: () => boolean;
 }
 
 export interface ForwardOutcome {
@@ -32,11 +44,14 @@ export interface ForwardOutcome {
   attempts: number;
   /** The upstream's Content-Length, when it sent one. */
   responseBytes: number | undefined;
+  /** The upstream broke off its answer after the client got part of it: the upstream's fault (502). */
+  brokenAfterStart: Error | undefined;
 }
 
 interface AttemptResult {
   readonly error: Error | undefined;
   readonly afterStart: boolean;
+  readonly committed: boolean;
   readonly status: number;
 }
 
@@ -45,10 +60,7 @@ export async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   target: ForwardTarget,
-  /** Path and query as the instance should see them, before its base path. */
-  path: string,
-  headers: string[],
-  extraResponseHeaders: Readonly<Record<string, string>>,
+  upstream: UpstreamRequest,
   outcome: ForwardOutcome,
 ): Promise<void> {
   const contentLength = req.headers['content-length'];
@@ -56,6 +68,9 @@ export async function forward(
   if (contentLength !== undefined && Number(contentLength) > target.bodyLimit) {
     throw new GatewayError('PAYLOAD_TOO_LARGE');
   }
+  // The public server hands `Expect: 100-continue` requests over without answering them
+  // (checkContinue): route, policies and the size check have passed, so invite the body now.
+  if (expectsContinue(req)) res.writeContinue();
   const hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   const body = !hasBody ? null : chunked ? limitBody(req, target.bodyLimit) : req;
   const replayable = !hasBody && IDEMPOTENT.has(req.method!);
@@ -75,35 +90,26 @@ export async function forward(
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
-    const result = await attemptOnce(
-      lease.instance,
-      req,
-      res,
-      target,
-      path,
-      headers,
-      body,
-      extraResponseHeaders,
-      outcome,
-    );
+    const result = await attemptOnce(lease.instance, req, res, target, upstream, body, outcome);
     const { error } = result;
     if (error === undefined) {
       lease.release(result.status >= 500 ? 'failure' : 'success');
       return;
     }
-    if (result.afterStart) {
-      // The exchange already cut the client connection: there is nobody left to answer.
-      lease.release(error instanceof ClientGone ? 'neutral' : 'failure');
+    if (error instanceof ClientGone) {
+      lease.release('neutral');
       return;
     }
-    const kind: FailureKind =
-      error instanceof HeadersDeadline
-        ? 'timeout'
-        : error instanceof ClientGone
-          ? 'client'
-          : classifyFailure(error);
+    if (result.committed) {
+      // The exchange already cut the client connection: there is nobody left to answer.
+      lease.release('failure');
+      outcome.brokenAfterStart = error;
+      return;
+    }
+    const kind: FailureKind = error instanceof HeadersDeadline ? 'timeout' : classifyFailure(error);
     lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
-    if (error instanceof ClientGone) return;
+    // Headers arrived but nothing reached the client: it can still get a clean 502.
+    if (result.afterStart) throw new GatewayError('BAD_GATEWAY', { cause: error });
     lastError = toGatewayError(error, kind);
     const retry = attempt === 1 && (kind === 'unreachable' || (kind === 'reset' && replayable));
     if (!retry) throw lastError;
@@ -117,41 +123,56 @@ function attemptOnce(
   req: IncomingMessage,
   res: ServerResponse,
   target: ForwardTarget,
-  path: string,
-  headers: string[],
+  upstream: UpstreamRequest,
   body: IncomingMessage | BodyLimitStream | null,
-  extraResponseHeaders: Readonly<Record<string, string>>,
   outcome: ForwardOutcome,
 ): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const sentAt = performance.now();
     let status = 0;
-    const exchange = new Exchange(res, extraResponseHeaders, target.headersTimeout, {
-      started(statusCode, contentLength) {
-        status = statusCode;
-        outcome.upstreamMs = performance.now() - sentAt;
-        outcome.responseBytes = contentLength;
+    const exchange = new Exchange(
+      res,
+      { extraHeaders: upstream.responseHeaders, timeoutMs: target.headersTimeout, closing: upstream.closing },
+      {
+        started(statusCode, contentLength) {
+          status = statusCode;
+          outcome.upstreamMs = performance.now() - sentAt;
+          outcome.responseBytes = contentLength;
+        },
+        finished(error, afterStart, committed) {
+          res.off('close', onClientGone);
+          resolve({ error, afterStart, committed, status });
+        },
       },
-      finished(error, afterStart) {
-        res.off('close', onClientGone);
-        resolve({ error, afterStart, status });
-      },
-    });
+    );
     const onClientGone = () => exchange.abort(new ClientGone());
     res.once('close', onClientGone);
     // Dispatched in the same tick as the lease: a reload may close a replaced pool right after.
     instance.pool.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
-        path: instance.basePath === '' ? path : instance.basePath + path,
-        headers,
+        path: instance.basePath === '' ? upstream.path : instance.basePath + upstream.path,
+        headers: upstream.headers,
         body,
-        headersTimeout: target.headersTimeout + 1000,
+        // undici's own header timer would run while the client is still uploading and
+        // blame the instance for a slow client: the exchange keeps the deadline instead.
+        headersTimeout: 0,
         bodyTimeout: target.bodyTimeout,
       },
       exchange,
     );
   });
+}
+
+/** Node hands these over through 'checkContinue' without a 100 Continue (see server/public-server.ts). */
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return (
+    expect !== undefined &&
+    req.httpVersionMajor === 1 &&
+    req.httpVersionMinor === 1 &&
+    /(?:^|\W)100-continue(?:$|\W)/i.test(expect)
+  );
 }
 
 function limitBody(req: IncomingMessage, limit: number): BodyLimitStream {

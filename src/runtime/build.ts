@@ -7,7 +7,7 @@ import { createAuthPolicy } from '../policies/auth.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
 import type { Policy } from '../policies/policy.ts';
 import { createRateLimitPolicy } from '../policies/rate-limit.ts';
-import { createClientAddressResolver } from '../proxy/client-address.ts';
+import { createClientAddressResolver, createProxyTrust } from '../proxy/client-address.ts';
 import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
 import type { GatewayRegistry } from './registry.ts';
@@ -31,6 +31,8 @@ export interface Runtime {
   readonly config: Config;
   readonly router: Router<CompiledRoute>;
   readonly resolveClientIp: (peer: string, headers: IncomingHttpHeaders) => string;
+  /** Whether the TCP peer is a trusted proxy, whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** Lower-cased names of the identity headers the gateway alone may send upstream. */
   readonly identityNames: ReadonlySet<string>;
   readonly userIdHeader: string;
@@ -63,6 +65,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
         headersTimeout: service.timeout,
         bodyTimeout: service.body_timeout,
         bodyLimit: config.server.body_limit,
+        passHost: service.pass_host,
       }),
       policies: policies.length > 0 ? Object.freeze(policies) : null,
       websocket: route.websocket,
@@ -78,6 +81,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
     config,
     router,
     resolveClientIp: createClientAddressResolver(config.server.trusted_proxies),
+    trustsPeer: createProxyTrust(config.server.trusted_proxies),
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,
     rolesHeader,

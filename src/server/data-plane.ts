@@ -8,6 +8,7 @@ import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
+import { refuseRequestHead } from './request-head.ts';
 import type { RequestState } from './request-state.ts';
 import { sendError, sendJson } from './send.ts';
 
@@ -27,28 +28,49 @@ export interface DataPlaneDeps {
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
+  const closing = (): boolean => lifecycle.draining;
 
   return (req, res) => {
+    // A request pipelined behind an answer that closes its connection is not served
+    // (RFC 9112 9.6): after a refused head, its bytes can't be trusted to be a request.
+    const socket = req.socket;
+    if (closedSockets.has(socket)) return;
     // Pin the snapshot: this request follows these rules to its end, whatever reloads.
     const runtime = holder.current;
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
+    // Decided before the parser reads on: it hands over pipelined requests synchronously.
+    const refusal = refuseRequestHead(req);
+    if (refusal) closedSockets.add(socket);
     const outcome: ForwardOutcome = {
       instance: undefined,
       upstreamMs: undefined,
       attempts: 0,
       responseBytes: undefined,
+      brokenAfterStart: undefined,
     };
 
-    handle(runtime, state, res, traceparent, peer, outcome)
+    (refusal ? Promise.reject(refusal) : handle(runtime, state, res, traceparent, peer, outcome))
       .catch((error: unknown) => {
-        const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
-        if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
+        const close = refusal !== undefined || hasUnreadBody(req) || lifecycle.draining;
+        if (close) closedSockets.add(socket);
+        const answered = sendError(res, error, state.requestId, state.responseHeaders, close);
+        if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
       })
       .finally(() => {
-        const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
+        const status = res.writableEnded
+          ? res.statusCode
+          : outcome.brokenAfterStart !== undefined
+            ? UPSTREAM_BROKE_OFF
+            : CLIENT_CLOSED;
+        if (outcome.brokenAfterStart !== undefined) {
+          state.log.warn(
+            { instance: outcome.instance, err_message: outcome.brokenAfterStart.message },
+            'upstream answer broke off after it started; the client connection was cut',
+          );
+        }
         metrics.observeRequest(
           state.routeName,
           req.method ?? '',
@@ -74,31 +96,40 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     }
     state.route = routed.route;
     const reply = await runPolicies(routed.route, state);
+    // An earlier answer on this connection closed it while the policies ran.
+    if (res.socket !== null && closedSockets.has(res.socket)) return;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
+        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
       });
       res.end();
       return;
     }
-    const headers = headersForUpstream(runtime, state, traceparent, peer);
+    const target = routed.route.target;
+    const headers = headersForUpstream(runtime, state, traceparent, peer, target.passHost);
     state.responseHeaders['x-request-id'] = state.requestId;
     await forward(
       state.req,
       res,
-      routed.route.target,
-      routed.upstreamPath,
-      headers,
-      state.responseHeaders,
+      target,
+      { path: routed.upstreamPath, headers, responseHeaders: state.responseHeaders, closing },
       outcome,
     );
   }
 }
 
+/** Sockets whose last answer said `Connection: close`. */
+const closedSockets = new WeakSet<object>();
+/** 5xx answers not logged as failures: a timeout is routine (metrics count it), a 501 is the client's. */
+const QUIET_5XX: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'NOT_IMPLEMENTED']);
+
 /** nginx's convention: the client left before the answer was complete. */
 export const CLIENT_CLOSED = 499;
+/** The upstream's answer broke after part of it reached the client: its fault, counted as a 502. */
+const UPSTREAM_BROKE_OFF = 502;
 
 export function accessLogFields(
   state: RequestState,
