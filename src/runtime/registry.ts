@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { type BucketStore, createBucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 
@@ -16,6 +17,8 @@ interface Held<T> {
 
 export class GatewayRegistry {
   readonly upstreams: UpstreamRegistry;
+  /** Where every snapshot's policy chains report rejections (metrics) and failures (throttled log). */
+  readonly policyEvents: PolicyEvents;
   readonly #logger: Logger;
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
@@ -27,6 +30,9 @@ export class GatewayRegistry {
     this.#logger = logger;
     this.#metrics = metrics;
     this.upstreams = new UpstreamRegistry({ logger, dnsServers });
+    this.policyEvents = createPolicyEvents(logger, (route, policy, code) =>
+      this.#metrics()?.policyRejected(route, policy, code),
+    );
   }
 
   authenticatorFor(config: AuthConfig | undefined): Authenticator | undefined {
