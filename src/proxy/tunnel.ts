@@ -14,6 +14,8 @@ export interface TunnelRequest {
   readonly headers: string[];
   /** Headers the gateway adds to the 101 (X-Request-ID among them), over the instance's. */
   readonly responseHeaders: Readonly<Record<string, string>>;
+  /** Called once the instance accepted or refused the upgrade, before the tunnel runs. */
+  readonly handshakeDone: () => void;
 }
 
 /** Resolves once the tunnel has closed; throws GatewayError when no instance accepted the upgrade. */
@@ -44,6 +46,7 @@ export async function tunnel(
     throw toGatewayError(error, kind);
   } finally {
     client.off('close', onClientGone);
+    request.handshakeDone();
   }
   const upstream = upgraded.socket;
   let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';

@@ -35,8 +35,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     // (RFC 9112 9.6): after a refused head, its bytes can't be trusted to be a request.
     const socket = req.socket;
     if (closedSockets.has(socket)) return;
-    // Pin the snapshot: this request follows these rules to its end, whatever reloads.
-    const runtime = holder.current;
+    // Pin the snapshot: this request follows these rules to its end, whatever reloads,
+    // and what a reload replaced stays open until the pin is released (below).
+    const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     // Decided before the parser reads on: it hands over pipelined requests synchronously.
@@ -60,6 +61,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
+        holder.release(runtime);
         const status = res.writableEnded
           ? res.statusCode
           : outcome.brokenAfterStart !== undefined
@@ -94,8 +96,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     // An earlier answer on this connection closed it while the policies ran.
     if (res.socket !== null && closedSockets.has(res.socket)) return;
     if (reply) {
@@ -105,7 +107,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         'x-request-id': state.requestId,
         ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const target = routed.route.target;
@@ -143,8 +145,8 @@ export function accessLogFields(
     trace_id: state.traceId,
     method: state.req.method,
     path: state.req.url,
-    route: state.route?.name,
-    service: state.route?.serviceName,
+    route: state.matchedRoute?.name,
+    service: state.matchedRoute?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,

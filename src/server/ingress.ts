@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import { isPreflight } from '../policies/cors.ts';
-import type { LocalReply } from '../policies/policy.ts';
+import { type ChainOutcome, runChain } from '../policies/runner.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
@@ -27,7 +27,7 @@ export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Log
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger),
+    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames),
     traceparent: trace.traceparent,
     peer,
   };
@@ -59,7 +59,11 @@ export function routeRequest(
   const match = runtime.router.match(hostOf(req.headers.host), target.path);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
   const route = match.value;
-  if (state) state.route = route;
+  if (state) {
+    state.matchedRoute = route;
+    state.path = target.path;
+    state.rawQuery = target.query;
+  }
   if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
     throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
   }
@@ -70,18 +74,12 @@ export function routeRequest(
   return { route, upstreamPath: rest + target.query };
 }
 
-/** Runs the route's policies in order; a LocalReply ends the request there. */
-export async function runPolicies(
-  route: CompiledRoute,
-  state: RequestState,
-): Promise<LocalReply | undefined> {
-  if (!route.policies) return undefined;
-  for (const policy of route.policies) {
-    let reply = policy(state);
-    if (reply instanceof Promise) reply = await reply;
-    if (reply) return reply;
-  }
-  return undefined;
+/**
+ * Runs the route's policies in order; a LocalReply ends the request there. A promise
+ * only when a policy returned one.
+ */
+export function runPolicies(route: CompiledRoute, state: RequestState): ChainOutcome | Promise<ChainOutcome> {
+  return route.chain === null ? undefined : runChain(route.chain, state);
 }
 
 export function headersForUpstream(
@@ -92,19 +90,19 @@ export function headersForUpstream(
   passHost: boolean,
 ): string[] {
   const req = state.req;
-  const headers = req.headers;
+  const incoming = req.headers;
   // A trusted proxy in front knows the scheme and Host the client used: keep its values.
   // Anyone else's claims are replaced with what the gateway itself saw.
   const trusted = runtime.trustsPeer(peer);
-  const proto = trusted ? single(headers['x-forwarded-proto']) : undefined;
-  const forwardedHost = trusted ? single(headers['x-forwarded-host']) : undefined;
-  return upstreamRequestHeaders(req.rawHeaders, headers, {
+  const proto = trusted ? single(incoming['x-forwarded-proto']) : undefined;
+  const forwardedHost = trusted ? single(incoming['x-forwarded-host']) : undefined;
+  const headers = upstreamRequestHeaders(req.rawHeaders, incoming, {
     requestId: state.requestId,
     traceparent,
     forwardedFor: forwardedFor(req, peer, trusted),
     forwardedProto: proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
-    forwardedHost: forwardedHost ?? headers.host,
-    host: passHost ? headers.host : undefined,
+    forwardedHost: forwardedHost ?? incoming.host,
+    host: passHost ? incoming.host : undefined,
     identity: state.identity && [
       runtime.userIdHeader,
       state.identity.userId,
@@ -113,6 +111,19 @@ export function headersForUpstream(
     ],
     identityNames: runtime.identityNames,
   });
+  return state.upstreamHeaders === undefined ? headers : withPolicyHeaders(headers, state.upstreamHeaders);
+}
+
+/** Headers a policy set replace the client's copies (the guard already refused gateway-owned names). */
+function withPolicyHeaders(headers: string[], set: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < set.length; i += 2) names.add(set[i]);
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  }
+  out.push(...set);
+  return out;
 }
 
 /** The value as the proxy sent it (node joins repeated lines with ", "); an empty one counts as absent. */

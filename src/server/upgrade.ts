@@ -46,7 +46,15 @@ export function createUpgradeHandler(deps: {
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    const runtime = holder.current;
+    // Pinned through the handshake only (see RuntimeHolder): once the tunnel is open it
+    // uses nothing a reload retires, and a long-lived WebSocket must not hold back the
+    // retirement of what later reloads replaced.
+    const runtime = holder.pin();
+    let pinned = true;
+    const unpin = () => {
+      if (pinned) holder.release(runtime);
+      pinned = false;
+    };
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     const outcome = {
       instance: undefined as string | undefined,
@@ -56,12 +64,13 @@ export function createUpgradeHandler(deps: {
       brokenAfterStart: undefined,
     };
     socket.on('error', () => socket.destroy());
-    handshake(runtime, state, socket, head, traceparent, peer, outcome)
+    handshake(runtime, state, socket, head, traceparent, peer, outcome, unpin)
       .then(
         (status) => status,
         (error: unknown) => rejectHandshake(socket, error, state),
       )
       .then((status) => {
+        unpin();
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
         if (runtime.config.log.access_log)
           accessLog.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
@@ -83,12 +92,12 @@ async function handshake(
   traceparent: string,
   peer: string,
   outcome: { instance: string | undefined },
+  handshakeDone: () => void,
 ): Promise<number> {
   const refusal = refuseRequestHead(state.req);
   if (refusal) throw refusal;
   const routed = routeRequest(runtime, state.req, state);
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
-  state.route = routed.route;
   const reply = await runPolicies(routed.route, state);
   if (reply) throw new GatewayError('BAD_REQUEST', { message: 'This request cannot be upgraded' });
   const target = routed.route.target;
@@ -101,6 +110,7 @@ async function handshake(
       protocol: state.req.headers.upgrade,
       headers: headersForUpstream(runtime, state, traceparent, peer, target.passHost),
       responseHeaders: { ...state.responseHeaders, 'x-request-id': state.requestId },
+      handshakeDone,
     },
     outcome,
   );
