@@ -74,15 +74,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
@@ -114,8 +114,8 @@ export function accessLogFields(
     trace_id: state.traceId,
     method: state.req.method,
     path: state.req.url,
-    route: state.route?.name,
-    service: state.route?.serviceName,
+    route: state.matchedRoute?.name,
+    service: state.matchedRoute?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,
