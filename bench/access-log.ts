@@ -37,8 +37,9 @@ const state = new RequestState(
   '0af7651916cd43dd8448eb211c80319c',
   '127.0.0.1',
   plainPino,
+  new Set(),
 );
-state.route = { name: '/api', serviceName: 'upstream' } as CompiledRoute;
+state.matchedRoute = { name: '/api', serviceName: 'upstream' } as CompiledRoute;
 state.identity = { userId: 'alice', roles: [] };
 const outcome: ForwardOutcome = {
   instance: 'http://127.0.0.1:39111',

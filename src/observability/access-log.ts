@@ -51,7 +51,7 @@ export class AccessLog {
   /** The line for one request, newline included; fields in the order pino wrote them. */
   line(state: RequestState, status: number, outcome: ForwardOutcome, websocket = false): string {
     const req = state.req;
-    const route = state.route;
+    const route = state.matchedRoute;
     let line = `{"level":"info","time":"${this.#time()}${this.#afterTime}${jsonString(state.requestId)},"trace_id":${jsonString(state.traceId)}`;
     if (req.method !== undefined) line += `,"method":${jsonString(req.method)}`;
     if (req.url !== undefined) line += `,"path":${jsonString(req.url)}`;

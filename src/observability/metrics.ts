@@ -29,6 +29,8 @@ export class GatewayMetrics {
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
   readonly #routes = new Map<string, RouteChildren>();
+  readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
+  readonly #rejectionChildren = new Map<string, Counter.Internal>();
 
   constructor(upstreams: UpstreamStatusSource) {
     const registers = [this.registry];
@@ -62,6 +64,12 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#policyRejections = new Counter({
+      name: 'gatehouse_policy_rejections_total',
+      help: 'Requests a policy answered itself, by route, policy and error code (or status of its own reply).',
+      labelNames: ['route', 'policy', 'code'],
       registers,
     });
     const perInstance = (
@@ -117,6 +125,16 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  policyRejected(route: string, policy: string, code: string): void {
+    const key = `${route}\u0000${policy}\u0000${code}`;
+    let counter = this.#rejectionChildren.get(key);
+    if (!counter) {
+      counter = this.#policyRejections.labels(route, policy, code);
+      this.#rejectionChildren.set(key, counter);
+    }
+    counter.inc();
   }
 
   authCall(result: string): void {

@@ -30,8 +30,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
 
   return (req, res) => {
-    // Pin the snapshot: this request follows these rules to its end, whatever reloads.
-    const runtime = holder.current;
+    // Pin the snapshot: this request follows these rules to its end, whatever reloads,
+    // and what a reload replaced stays open until the pin is released (below).
+    const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
@@ -49,6 +50,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
+        holder.release(runtime);
         const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
         metrics.observeRequest(
           state.routeName,
@@ -73,15 +75,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const headers = headersForUpstream(runtime, state, traceparent, peer);

@@ -35,8 +35,8 @@ function referenceFields(state: RequestState, status: number, outcome: ForwardOu
     trace_id: state.traceId,
     method: state.req.method,
     path: state.req.url,
-    route: state.route?.name,
-    service: state.route?.serviceName,
+    route: state.matchedRoute?.name,
+    service: state.matchedRoute?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,
@@ -124,8 +124,15 @@ for (const c of CASES) {
       url: c.req.url,
       headers: c.req.headers,
     } as unknown as IncomingMessage;
-    const state = new RequestState(req, 'req-1"x', 'trace\\1', '203.0.113.9', referenceLogger(sink().stream));
-    if (c.route) state.route = c.route as unknown as CompiledRoute;
+    const state = new RequestState(
+      req,
+      'req-1"x',
+      'trace\\1',
+      '203.0.113.9',
+      referenceLogger(sink().stream),
+      new Set(),
+    );
+    if (c.route) state.matchedRoute = c.route as unknown as CompiledRoute;
     if (c.userId !== undefined) state.identity = { userId: c.userId, roles: [] };
 
     const ours = sink();
@@ -149,7 +156,7 @@ for (const c of CASES) {
 
 test('below info the access log is off, as any info line', () => {
   const req = { method: 'GET', url: '/x', headers: {} } as unknown as IncomingMessage;
-  const state = new RequestState(req, 'id', 'trace', '127.0.0.1', referenceLogger(sink().stream));
+  const state = new RequestState(req, 'id', 'trace', '127.0.0.1', referenceLogger(sink().stream), new Set());
   const on = sink();
   new AccessLog({ level: 'info', destination: on.stream }).record(state, 200, none);
   assert.equal(on.lines.length, 1);
