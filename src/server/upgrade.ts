@@ -6,11 +6,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../errors.ts';
+import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { tunnel } from '../proxy/tunnel.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
-import { accessLogFields } from './data-plane.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
 import { refuseRequestHead } from './request-head.ts';
 import type { RequestState } from './request-state.ts';
@@ -38,7 +38,7 @@ export interface UpgradeHandler {
 export function createUpgradeHandler(deps: {
   holder: RuntimeHolder;
   logger: Logger;
-  accessLog: Logger;
+  accessLog: AccessLog;
   metrics: GatewayMetrics;
 }): UpgradeHandler {
   const { holder, logger, accessLog, metrics } = deps;
@@ -72,8 +72,7 @@ export function createUpgradeHandler(deps: {
       .then((status) => {
         unpin();
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
-        if (runtime.config.log.access_log)
-          accessLog.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
+        if (runtime.config.log.access_log) accessLog.record(state, status, outcome, true);
       });
   };
   return {
