@@ -45,7 +45,7 @@ export interface ForwardOutcome {
   /** The upstream's Content-Length, when it sent one. */
   responseBytes: number | undefined;
   /** The upstream broke off its answer after the client got part of it: the upstream's fault (502). */
-  brokenAfterStart: Error | undefined;
+  brokenAfterStart?: Error;
 }
 
 interface AttemptResult {
