@@ -9,6 +9,7 @@ import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
 import { createLoggers, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
+import { loadTracer, type RequestTracer } from './observability/tracing.ts';
 import { buildRuntime } from './runtime/build.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
@@ -56,6 +57,7 @@ const STATIC_KEYS = [
   'server.max_connections',
   'admin',
   'log',
+  'tracing',
 ] as const;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -71,11 +73,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
   metrics = new GatewayMetrics(registry.upstreams);
   const holder = new RuntimeHolder(buildRuntime(config, registry));
+  const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
   const publicServer = createPublicServer(config.server, {
-    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
+    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
     shouldUpgrade: shouldTunnel(holder),
     upgrade: tunnels.handle,
   });
@@ -128,6 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     publicServer.close();
     adminServer?.close();
     await registry.close();
+    await tracer?.shutdown();
     throw error;
   }
   // Health-checked instances wait for their first probe (at most one probe timeout):
@@ -156,6 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       lifecycle,
       holder.current.config.server.shutdown_timeout,
       logger,
+      tracer,
     );
     return stopping;
   };
@@ -180,6 +185,7 @@ async function drain(
   lifecycle: { draining: boolean },
   timeoutMs: number,
   logger: Logger,
+  tracer: RequestTracer | null,
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
@@ -201,6 +207,10 @@ async function drain(
   adminServer?.closeAllConnections();
   adminServer?.close();
   await registry.close();
+  // Spans still queued go out now; the exporter's own timeout bounds the wait.
+  await tracer
+    ?.shutdown()
+    .catch((error: unknown) => logger.warn({ err: error }, 'span export at shutdown failed'));
   logger.info('gateway stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }

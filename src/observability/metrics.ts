@@ -20,6 +20,7 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #spans: Counter<'outcome'>;
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
@@ -55,6 +56,12 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#spans = new Counter({
+      name: 'gatehouse_tracing_spans_total',
+      help: 'Spans handed to the OTLP exporter, by outcome: exported, failed, dropped (export queue full).',
+      labelNames: ['outcome'],
       registers,
     });
     const perInstance = (
@@ -109,6 +116,10 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {
+    this.#spans.inc({ outcome }, count);
   }
 
   authCall(result: string): void {

@@ -24,6 +24,8 @@ export interface CompiledRoute {
   readonly target: ForwardTarget;
   /** Policies in their fixed order (CORS, auth, rate limit); null when there are none. */
   readonly policies: readonly Policy[] | null;
+  /** The name of each policy in `policies`, same order (for traces and the route explainer). */
+  readonly policyNames: readonly string[];
   readonly websocket: boolean;
 }
 
@@ -46,11 +48,18 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
   const compile = (route: RouteConfig): CompiledRoute => {
     const service = config.services[route.service];
     const authMode = route.auth ?? (config.auth ? 'required' : 'none');
-    const policies = [
-      cors,
-      createAuthPolicy(authMode, authenticator),
-      config.rate_limit && bucketStore ? createRateLimitPolicy(route, config.rate_limit, bucketStore) : null,
-    ].filter((policy): policy is Policy => policy !== null);
+    const named: [string, Policy | null][] = [
+      ['cors', cors],
+      ['auth', createAuthPolicy(authMode, authenticator)],
+      [
+        'rate_limit',
+        config.rate_limit && bucketStore
+          ? createRateLimitPolicy(route, config.rate_limit, bucketStore)
+          : null,
+      ],
+    ];
+    const chain = named.filter((entry): entry is [string, Policy] => entry[1] !== null);
+    const policies = chain.map(([, policy]) => policy);
     return Object.freeze({
       name: route.path,
       prefix: normalizePrefix(route.path),
@@ -65,6 +74,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
         bodyLimit: config.server.body_limit,
       }),
       policies: policies.length > 0 ? Object.freeze(policies) : null,
+      policyNames: Object.freeze(chain.map(([name]) => name)),
       websocket: route.websocket,
     });
   };

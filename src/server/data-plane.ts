@@ -3,7 +3,9 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { isGatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { RequestTracer } from '../observability/tracing.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
@@ -23,15 +25,18 @@ export interface DataPlaneDeps {
   readonly accessLog: Logger;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
+  /** Null when tracing is off: then each hook below is one null check. */
+  readonly tracer?: RequestTracer | null;
 }
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
+  const tracer = deps.tracer ?? null;
 
   return (req, res) => {
     // Pin the snapshot: this request follows these rules to its end, whatever reloads.
     const runtime = holder.current;
-    const { state, traceparent, peer } = beginRequest(req, runtime, logger);
+    const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
       instance: undefined,
@@ -43,6 +48,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     handle(runtime, state, res, traceparent, peer, outcome)
       .catch((error: unknown) => {
         const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
+        if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
@@ -56,6 +62,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           (performance.now() - state.startedAt) / 1000,
         );
         if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
+        state.span?.end({
+          route: state.route?.name,
+          status,
+          clientIp: state.clientIp,
+          userId: state.identity?.userId,
+        });
       });
   };
 
@@ -93,6 +105,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       headers,
       state.responseHeaders,
       outcome,
+      state.span,
     );
   }
 }
@@ -123,6 +136,7 @@ export function accessLogFields(
     response_bytes: outcome.responseBytes,
     client_ip: state.clientIp,
     user_id: state.identity?.userId,
+    reason: state.reason,
   };
 }
 

@@ -5,8 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
+import type { RequestSpan, RequestTracer } from '../observability/tracing.ts';
 import { isPreflight } from '../policies/cors.ts';
-import type { LocalReply } from '../policies/policy.ts';
+import type { LocalReply, Policy } from '../policies/policy.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
@@ -21,13 +22,20 @@ export interface Ingress {
 }
 
 /** What every request settles first: its id, trace, client address and state. */
-export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Logger): Ingress {
-  const trace = traceFrom(req.headers.traceparent);
+export function beginRequest(
+  req: IncomingMessage,
+  runtime: Runtime,
+  logger: Logger,
+  tracer?: RequestTracer | null,
+): Ingress {
+  // With tracing on, the server span continues the client's trace; else only its id is kept.
+  const span = tracer ? tracer.startRequest(req.headers.traceparent, req.method ?? '') : undefined;
+  const trace = span ?? traceFrom(req.headers.traceparent);
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger),
+    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, span),
     traceparent: trace.traceparent,
     peer,
   };
@@ -76,10 +84,33 @@ export async function runPolicies(
   state: RequestState,
 ): Promise<LocalReply | undefined> {
   if (!route.policies) return undefined;
+  if (state.span !== undefined)
+    return runTracedPolicies(route.policies, route.policyNames, state, state.span);
   for (const policy of route.policies) {
     let reply = policy(state);
     if (reply instanceof Promise) reply = await reply;
     if (reply) return reply;
+  }
+  return undefined;
+}
+
+/** The same chain with a child span per policy (only when the request is traced). */
+async function runTracedPolicies(
+  policies: readonly Policy[],
+  names: readonly string[],
+  state: RequestState,
+  span: RequestSpan,
+): Promise<LocalReply | undefined> {
+  for (let i = 0; i < policies.length; i++) {
+    const child = span.child(`policy ${names[i]}`);
+    try {
+      const reply = await policies[i](state);
+      child?.end();
+      if (reply) return reply;
+    } catch (error) {
+      child?.end(error);
+      throw error;
+    }
   }
   return undefined;
 }
