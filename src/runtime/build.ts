@@ -1,16 +1,17 @@
-// build(config, registry) -> a frozen Runtime: everything a request needs, compiled
-// once per config. Long-lived state (pools, health, breakers, caches, Redis) comes
-// from the registry, so building a new snapshot on reload keeps it.
+// buildRuntime(plan, components) -> a frozen Runtime: everything a request needs,
+// assembled once per config from a compiled Plan (runtime/compile.ts) and the
+// long-lived components the registry handed out (pools, authenticator, rate-limit
+// store). Pure assembly: every check that can fail has already run in compile.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from '../config/schema.ts';
 import { createAuthPolicy } from '../policies/auth.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
 import type { Policy } from '../policies/policy.ts';
 import { createRateLimitPolicy } from '../policies/rate-limit.ts';
-import { createClientAddressResolver } from '../proxy/client-address.ts';
 import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
-import type { GatewayRegistry } from './registry.ts';
+import type { Plan } from './compile.ts';
+import type { Components } from './registry.ts';
 
 export interface CompiledRoute {
   /** The configured path: the route's name in logs and metrics. */
@@ -39,10 +40,9 @@ export interface Runtime {
   readonly rolesHeader: string;
 }
 
-export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime {
-  const pools = registry.upstreams.sync(config.services);
-  const authenticator = registry.authenticatorFor(config.auth);
-  const bucketStore = registry.bucketStoreFor(config.rate_limit);
+export function buildRuntime(plan: Plan, components: Components): Runtime {
+  const { config } = plan;
+  const { pools, authenticator, bucketStore } = components;
   const cors = createCorsPolicy(config.cors);
 
   const compile = (route: RouteConfig): CompiledRoute => {
@@ -87,7 +87,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
   return Object.freeze({
     config,
     router,
-    resolveClientIp: createClientAddressResolver(config.server.trusted_proxies),
+    resolveClientIp: plan.resolveClientIp,
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,
     rolesHeader,

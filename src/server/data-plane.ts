@@ -34,8 +34,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   const tracer = deps.tracer ?? null;
 
   return (req, res) => {
-    // Pin the snapshot: this request follows these rules to its end, whatever reloads.
-    const runtime = holder.current;
+    // Pin the snapshot: this request follows these rules to its end, whatever reloads,
+    // and what a reload replaced stays open until the pin is released (below).
+    const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
@@ -54,6 +55,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
+        holder.release(runtime);
         const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
         metrics.observeRequest(
           state.routeName,
