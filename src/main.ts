@@ -3,7 +3,6 @@
 // Start is compile then apply, like every reload (runtime/compile.ts, runtime/apply.ts).
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { adminExposureWarning } from './admin/exposure.ts';
 import { createAdminGuard } from './admin/token.ts';

@@ -2,6 +2,7 @@
 // printed by `gatehouse schema`, the environment overrides (config/env.ts) and the
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
+import { orderProblems } from '../policies/order.ts';
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.ts';
 
 /** A duration string (`250ms`, `30s`, `5m`) parsed to milliseconds. */
@@ -158,6 +159,12 @@ const routeRateLimitSchema = z
     per_client_burst: positiveInt
       .optional()
       .describe('Bucket size for each client on this route (default: 2 x per_client).'),
+    key: z
+      .enum(['client', 'ip', 'user'])
+      .default('client')
+      .describe(
+        'Who gets a bucket on this route: client (the user once auth found one, else the address), ip (always the address), user (the identity: needs auth: required and rate_limit after auth in policies).',
+      ),
   })
   .describe('A per-client limit for this route, applied on top of the global ones.');
 
@@ -192,6 +199,17 @@ export const routeSchema = z.strictObject({
     .default(false)
     .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
   rate_limit: routeRateLimitSchema.optional(),
+  roles: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('The identity must hold one of these roles, else 403 FORBIDDEN (needs auth on the route).'),
+  policies: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a policy name'))
+    .optional()
+    .describe(
+      'Order of the policies on this route: built-ins (cors, ip, auth, roles, rate_limit) and plugin names. Absent: cors, ip, auth, roles, rate_limit. Every built-in that applies to the route must be listed.',
+    ),
 });
 
 export const authSchema = z
@@ -454,6 +472,22 @@ export const configSchema = z
               message: 'a route rate_limit needs a rate_limit section',
             });
           }
+          const problems = orderProblems({
+            policies: route.policies,
+            authMode: route.auth ?? (config.auth ? 'required' : 'none'),
+            roles: route.roles,
+            rateLimitKey: route.rate_limit?.key,
+            hasCors: config.cors !== undefined,
+            hasRateLimit: config.rate_limit !== undefined,
+            pluginNames: pluginNamesOf(config.plugins),
+          });
+          for (const problem of problems) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, ...problem.path],
+              message: problem.message,
+            });
+          }
         });
         const seen = new Map<string, number>();
         config.routes.forEach((route, index) => {
@@ -474,9 +508,18 @@ export const configSchema = z
 
 interface CrossCheckedConfig {
   readonly services: Readonly<Record<string, unknown>>;
-  readonly routes: readonly Pick<RouteConfig, 'path' | 'service' | 'auth' | 'rate_limit' | 'host'>[];
+  readonly routes: readonly Pick<
+    RouteConfig,
+    'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
+  >[];
   readonly auth?: unknown;
   readonly rate_limit?: unknown;
+  readonly cors?: unknown;
+  readonly plugins?: unknown;
+}
+
+function pluginNamesOf(plugins: unknown): string[] {
+  return typeof plugins === 'object' && plugins !== null ? Object.keys(plugins) : [];
 }
 
 function hasCheckableShape(value: unknown): boolean {

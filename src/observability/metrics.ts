@@ -21,6 +21,8 @@ export class GatewayMetrics {
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
   readonly #spans: Counter<'outcome'>;
+  readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
+  readonly #rejectionChildren = new Map<string, Counter.Internal>();
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
@@ -62,6 +64,12 @@ export class GatewayMetrics {
       name: 'gatehouse_tracing_spans_total',
       help: 'Spans handed to the OTLP exporter, by outcome: exported, failed, dropped (export queue full).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.#policyRejections = new Counter({
+      name: 'gatehouse_policy_rejections_total',
+      help: 'Requests a policy answered itself, by route, policy and error code (or status of its own reply).',
+      labelNames: ['route', 'policy', 'code'],
       registers,
     });
     const perInstance = (
@@ -120,6 +128,16 @@ export class GatewayMetrics {
 
   spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {
     this.#spans.inc({ outcome }, count);
+  }
+
+  policyRejected(route: string, policy: string, code: string): void {
+    const key = `${route}\u0000${policy}\u0000${code}`;
+    let counter = this.#rejectionChildren.get(key);
+    if (!counter) {
+      counter = this.#policyRejections.labels(route, policy, code);
+      this.#rejectionChildren.set(key, counter);
+    }
+    counter.inc();
   }
 
   authCall(result: string): void {

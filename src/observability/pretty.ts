@@ -13,7 +13,7 @@ export async function prettyDestination(
     // Colours only for a terminal: a file or a log collector gets plain text.
     colorize: process.stdout.isTTY === true,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname',
+    ignore: 'pid,hostname,listening,admin_listening',
     singleLine: true,
     messageFormat: (log, messageKey) => {
       const message = String(log[messageKey] ?? '');

@@ -4,10 +4,9 @@
 // store). Pure assembly: every check that can fail has already run in compile.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from '../config/schema.ts';
-import { createAuthPolicy } from '../policies/auth.ts';
+import { compileChain } from '../policies/chain.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
-import type { Policy } from '../policies/policy.ts';
-import { createRateLimitPolicy } from '../policies/rate-limit.ts';
+import type { PolicyChain } from '../policies/runner.ts';
 import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
 import type { Plan } from './compile.ts';
@@ -23,10 +22,8 @@ export interface CompiledRoute {
   readonly allow: string | undefined;
   readonly serviceName: string;
   readonly target: ForwardTarget;
-  /** Policies in their fixed order (CORS, auth, rate limit); null when there are none. */
-  readonly policies: readonly Policy[] | null;
-  /** The name of each policy in `policies`, same order (for traces and the route explainer). */
-  readonly policyNames: readonly string[];
+  /** The route's policies in their order (routes[].policies); null when there are none. */
+  readonly chain: PolicyChain | null;
   readonly websocket: boolean;
 }
 
@@ -42,24 +39,12 @@ export interface Runtime {
 
 export function buildRuntime(plan: Plan, components: Components): Runtime {
   const { config } = plan;
-  const { pools, authenticator, bucketStore } = components;
+  const { pools, authenticator, bucketStore, policyEvents } = components;
   const cors = createCorsPolicy(config.cors);
+  const chainDeps = { cors, authenticator, bucketStore, plugins: new Map(), events: policyEvents };
 
   const compile = (route: RouteConfig): CompiledRoute => {
     const service = config.services[route.service];
-    const authMode = route.auth ?? (config.auth ? 'required' : 'none');
-    const named: [string, Policy | null][] = [
-      ['cors', cors],
-      ['auth', createAuthPolicy(authMode, authenticator)],
-      [
-        'rate_limit',
-        config.rate_limit && bucketStore
-          ? createRateLimitPolicy(route, config.rate_limit, bucketStore)
-          : null,
-      ],
-    ];
-    const chain = named.filter((entry): entry is [string, Policy] => entry[1] !== null);
-    const policies = chain.map(([, policy]) => policy);
     return Object.freeze({
       name: route.path,
       prefix: normalizePrefix(route.path),
@@ -73,8 +58,7 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
         bodyTimeout: service.body_timeout,
         bodyLimit: config.server.body_limit,
       }),
-      policies: policies.length > 0 ? Object.freeze(policies) : null,
-      policyNames: Object.freeze(chain.map(([name]) => name)),
+      chain: compileChain(route, config, chainDeps),
       websocket: route.websocket,
     });
   };

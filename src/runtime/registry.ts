@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { type BucketStore, createBucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
@@ -22,6 +23,7 @@ export interface Components {
   readonly pools: ReadonlyMap<string, ServicePool>;
   readonly authenticator: Authenticator | undefined;
   readonly bucketStore: BucketStore | undefined;
+  readonly policyEvents: PolicyEvents;
   /** Closes the components the new snapshot no longer uses; run once the old snapshot is released. */
   readonly retire: () => void;
 }
@@ -32,6 +34,8 @@ interface Closeable {
 
 export class GatewayRegistry {
   readonly upstreams: UpstreamRegistry;
+  /** Where every snapshot's policy chains report rejections (metrics) and failures (throttled log). */
+  readonly policyEvents: PolicyEvents;
   readonly #logger: Logger;
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
@@ -43,6 +47,9 @@ export class GatewayRegistry {
     this.#logger = logger;
     this.#metrics = metrics;
     this.upstreams = new UpstreamRegistry({ logger, dnsServers });
+    this.policyEvents = createPolicyEvents(logger, (route, policy, code) =>
+      this.#metrics()?.policyRejected(route, policy, code),
+    );
   }
 
   /**
@@ -80,6 +87,7 @@ export class GatewayRegistry {
       pools,
       authenticator: authenticator?.value,
       bucketStore: bucketStore?.value,
+      policyEvents: this.policyEvents,
       retire: () => {
         for (const retire of replaced) retire();
       },

@@ -65,7 +65,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         );
         if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
         state.span?.end({
-          route: state.route?.name,
+          route: state.matchedRoute?.name,
           status,
           clientIp: state.clientIp,
           userId: state.identity?.userId,
@@ -86,15 +86,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
@@ -127,8 +127,8 @@ export function accessLogFields(
     trace_id: state.traceId,
     method: state.req.method,
     path: state.req.url,
-    route: state.route?.name,
-    service: state.route?.serviceName,
+    route: state.matchedRoute?.name,
+    service: state.matchedRoute?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,

@@ -7,7 +7,7 @@ import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import type { RequestSpan, RequestTracer } from '../observability/tracing.ts';
 import { isPreflight } from '../policies/cors.ts';
-import type { LocalReply, Policy } from '../policies/policy.ts';
+import { type ChainOutcome, type PolicyChain, runChain } from '../policies/runner.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
@@ -35,7 +35,7 @@ export function beginRequest(
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, span),
+    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames, span),
     traceparent: trace.traceparent,
     peer,
   };
@@ -67,7 +67,11 @@ export function routeRequest(
   const match = runtime.router.match(hostOf(req.headers.host), target.path);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
   const route = match.value;
-  if (state) state.route = route;
+  if (state) {
+    state.matchedRoute = route;
+    state.path = target.path;
+    state.rawQuery = target.query;
+  }
   if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
     throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
   }
@@ -78,33 +82,29 @@ export function routeRequest(
   return { route, upstreamPath: rest + target.query };
 }
 
-/** Runs the route's policies in order; a LocalReply ends the request there. */
-export async function runPolicies(
-  route: CompiledRoute,
-  state: RequestState,
-): Promise<LocalReply | undefined> {
-  if (!route.policies) return undefined;
-  if (state.span !== undefined)
-    return runTracedPolicies(route.policies, route.policyNames, state, state.span);
-  for (const policy of route.policies) {
-    let reply = policy(state);
-    if (reply instanceof Promise) reply = await reply;
-    if (reply) return reply;
-  }
-  return undefined;
+/**
+ * Runs the route's policies in order; a LocalReply ends the request there. A promise
+ * only when a policy returned one.
+ */
+export function runPolicies(route: CompiledRoute, state: RequestState): ChainOutcome | Promise<ChainOutcome> {
+  if (route.chain === null) return undefined;
+  if (state.span !== undefined) return runTracedChain(route.chain, state, state.span);
+  return runChain(route.chain, state);
 }
 
-/** The same chain with a child span per policy (only when the request is traced). */
-async function runTracedPolicies(
-  policies: readonly Policy[],
-  names: readonly string[],
+/**
+ * The same chain with a child span per policy (only when the request is traced): each
+ * step runs through runChain alone, so containment and deadlines stay the runner's.
+ */
+async function runTracedChain(
+  chain: PolicyChain,
   state: RequestState,
   span: RequestSpan,
-): Promise<LocalReply | undefined> {
-  for (let i = 0; i < policies.length; i++) {
-    const child = span.child(`policy ${names[i]}`);
+): Promise<ChainOutcome> {
+  for (const step of chain.steps) {
+    const child = span.child(`policy ${step.name}`);
     try {
-      const reply = await policies[i](state);
+      const reply = await runChain({ steps: [step], observer: chain.observer }, state);
       child?.end();
       if (reply) return reply;
     } catch (error) {
@@ -122,7 +122,7 @@ export function headersForUpstream(
   peer: string,
 ): string[] {
   const req = state.req;
-  return upstreamRequestHeaders(req.rawHeaders, req.headers, {
+  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
     requestId: state.requestId,
     traceparent,
     forwardedFor: forwardedFor(req, peer, state.clientIp),
@@ -136,6 +136,19 @@ export function headersForUpstream(
     ],
     identityNames: runtime.identityNames,
   });
+  return state.upstreamHeaders === undefined ? headers : withPolicyHeaders(headers, state.upstreamHeaders);
+}
+
+/** Headers a policy set replace the client's copies (the guard already refused gateway-owned names). */
+function withPolicyHeaders(headers: string[], set: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < set.length; i += 2) names.add(set[i]);
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  }
+  out.push(...set);
+  return out;
 }
 
 /** The trusted chain is kept and the peer appended; an untrusted peer's claims are dropped. */

@@ -83,7 +83,6 @@ async function tunnel(
 ): Promise<number> {
   const routed = routeRequest(runtime, state.req, state);
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
-  state.route = routed.route;
   const reply = await runPolicies(routed.route, state);
   if (reply) throw new GatewayError('BAD_REQUEST', { message: 'This request cannot be upgraded' });
   const lease = routed.route.target.pool.acquire();

@@ -4,9 +4,9 @@
 // read the registry's live instance lists, so DNS discovery takes effect between
 // reloads and old snapshots stop using removed instances at once.
 import type { Logger } from 'pino';
+import type { Random } from '../backoff.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
-import type { Random } from './backoff.ts';
 import { DnsDiscovery } from './dns-discovery.ts';
 import { HealthChecker } from './health-checker.ts';
 import { type InstanceStatus, UpstreamInstance } from './instance.ts';
