@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.ts';
+import type { RequestSpan } from '../observability/tracing.ts';
 import type { UpstreamInstance } from '../upstream/instance.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';
 import { BodyLimitStream } from './body-limit.ts';
@@ -62,6 +63,8 @@ export async function forward(
   target: ForwardTarget,
   upstream: UpstreamRequest,
   outcome: ForwardOutcome,
+  /** The request's server span when traced: each attempt gets a child span and names it upstream. */
+  span?: RequestSpan,
 ): Promise<void> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -90,8 +93,18 @@ export async function forward(
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
-    const result = await attemptOnce(lease.instance, req, res, target, upstream, body, outcome);
+    const attemptSpan = span?.attempt(req.method!, lease.instance.origin, attempt);
+    const result = await attemptOnce(
+      lease.instance,
+      req,
+      res,
+      target,
+      attemptSpan ? { ...upstream, headers: attemptSpan.headers(upstream.headers) } : upstream,
+      body,
+      outcome,
+    );
     const { error } = result;
+    attemptSpan?.end(result.status, error);
     if (error === undefined) {
       lease.release(result.status >= 500 ? 'failure' : 'success');
       return;

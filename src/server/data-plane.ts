@@ -3,8 +3,10 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { isGatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { RequestTracer } from '../observability/tracing.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
@@ -25,11 +27,14 @@ export interface DataPlaneDeps {
   readonly accessLog: AccessLog;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
+  /** Null when tracing is off: then each hook below is one null check. */
+  readonly tracer?: RequestTracer | null;
 }
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
   const closing = (): boolean => lifecycle.draining;
+  const tracer = deps.tracer ?? null;
 
   return (req, res) => {
     // A request pipelined behind an answer that closes its connection is not served
@@ -39,7 +44,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     // Pin the snapshot: this request follows these rules to its end, whatever reloads,
     // and what a reload replaced stays open until the pin is released (below).
     const runtime = holder.pin();
-    const { state, traceparent, peer } = beginRequest(req, runtime, logger);
+    const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     // Decided before the parser reads on: it hands over pipelined requests synchronously.
     const refusal = refuseRequestHead(req);
@@ -57,6 +62,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         const close = refusal !== undefined || hasUnreadBody(req) || lifecycle.draining;
         if (close) closedSockets.add(socket);
         const answered = sendError(res, error, state.requestId, state.responseHeaders, close);
+        if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
@@ -81,6 +87,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           (performance.now() - state.startedAt) / 1000,
         );
         if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
+        state.span?.end({
+          route: state.matchedRoute?.name,
+          status,
+          clientIp: state.clientIp,
+          userId: state.identity?.userId,
+        });
       });
   };
 
@@ -120,6 +132,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       target,
       { path: routed.upstreamPath, headers, responseHeaders: state.responseHeaders, closing },
       outcome,
+      state.span,
     );
   }
 }
