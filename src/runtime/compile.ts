@@ -7,6 +7,7 @@
 //
 // `gatehouse validate`, start and reload all go through compileFile(), so a file that
 // validates is a file that start and reload accept.
+import { staticKey } from '../auth/static-key.ts';
 import {
   ConfigError,
   type ConfigProblem,
@@ -85,11 +86,9 @@ const compileTrustedProxies: CompileStep<ClientAddressResolver | undefined> = (c
 };
 
 /** auth.public_key: a PEM public key that one of auth.algorithms can use. */
-const checkAuthKey: CompileStep<void> = async (config, problems) => {
+const checkAuthKey: CompileStep<void> = (config, problems) => {
   const auth = config.auth;
   if (auth?.mode !== 'jwt' || auth.public_key === undefined) return;
-  // Imported here: only jwt configs load jose.
-  const { staticKey } = await import('../auth/jwt-verifier.ts');
   try {
     staticKey(auth.public_key, auth.algorithms);
   } catch (error) {
