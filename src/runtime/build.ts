@@ -5,14 +5,20 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from '../config/schema.ts';
 import { createAuthPolicy } from '../policies/auth.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
+import { createIpPolicy } from '../policies/ip.ts';
 import type { Policy } from '../policies/policy.ts';
 import { createRateLimitPolicy } from '../policies/rate-limit.ts';
 import { createClientAddressResolver } from '../proxy/client-address.ts';
-import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
+import {
+  compileRouteRules,
+  compileTargets,
+  type RouteRules,
+  type RouteTargets,
+} from '../rules/route-rules.ts';
 import type { GatewayRegistry } from './registry.ts';
 
-export interface CompiledRoute {
+export interface CompiledRoute extends RouteRules, RouteTargets {
   /** The configured path: the route's name in logs and metrics. */
   readonly name: string;
   readonly prefix: string;
@@ -21,8 +27,7 @@ export interface CompiledRoute {
   /** Allow header value for a 405. */
   readonly allow: string | undefined;
   readonly serviceName: string;
-  readonly target: ForwardTarget;
-  /** Policies in their fixed order (CORS, auth, rate limit); null when there are none. */
+  /** Policies in their fixed order (CORS, ip, auth, rate limit); null when there are none. */
   readonly policies: readonly Policy[] | null;
   readonly websocket: boolean;
 }
@@ -44,10 +49,10 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
   const cors = createCorsPolicy(config.cors);
 
   const compile = (route: RouteConfig): CompiledRoute => {
-    const service = config.services[route.service];
     const authMode = route.auth ?? (config.auth ? 'required' : 'none');
     const policies = [
       cors,
+      createIpPolicy(route),
       createAuthPolicy(authMode, authenticator),
       config.rate_limit && bucketStore ? createRateLimitPolicy(route, config.rate_limit, bucketStore) : null,
     ].filter((policy): policy is Policy => policy !== null);
@@ -58,19 +63,18 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
       methods: route.methods ? new Set(route.methods) : null,
       allow: route.methods?.join(', '),
       serviceName: route.service,
-      target: Object.freeze({
-        pool: pools.get(route.service)!,
-        headersTimeout: service.timeout,
-        bodyTimeout: service.body_timeout,
-        bodyLimit: config.server.body_limit,
-      }),
+      ...compileRouteRules(route),
+      ...compileTargets(route, config, pools),
       policies: policies.length > 0 ? Object.freeze(policies) : null,
       websocket: route.websocket,
     });
   };
 
   const router = new Router(
-    config.routes.map((route) => ({ prefix: route.path, host: route.host, value: compile(route) })),
+    config.routes.map((route) => {
+      const value = compile(route);
+      return { prefix: route.path, host: route.host, value, conditions: value.conditions };
+    }),
   );
   const userIdHeader = config.auth?.user_id_header ?? 'X-User-ID';
   const rolesHeader = config.auth?.roles_header ?? 'X-User-Roles';

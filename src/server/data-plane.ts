@@ -55,6 +55,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           status,
           (performance.now() - state.startedAt) / 1000,
         );
+        if (outcome.attempts > 1 || outcome.retryRefused) {
+          metrics.observeRetries(state.routeName, outcome.attempts - 1, outcome.retryRefused === true);
+        }
+        if (state.route?.split && outcome.service) {
+          metrics.observeSplit(state.routeName, outcome.service, status);
+        }
         if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
       });
   };
@@ -83,16 +89,30 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       res.end();
       return;
     }
+    const route = routed.route;
+    if (routed.location !== undefined) {
+      res.writeHead(route.redirect!.status, {
+        ...state.responseHeaders,
+        location: routed.location,
+        'content-length': '0',
+        'x-request-id': state.requestId,
+      });
+      res.end();
+      return;
+    }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
+    route.requestHeaders?.(headers, state);
     state.responseHeaders['x-request-id'] = state.requestId;
+    const editResponse = route.responseHeaders;
     await forward(
       state.req,
       res,
-      routed.route.target,
+      route.split ? route.split(state.req.headers) : route.target,
       routed.upstreamPath,
       headers,
       state.responseHeaders,
       outcome,
+      editResponse ? (upstreamHeaders) => editResponse(upstreamHeaders, state) : undefined,
     );
   }
 }
@@ -113,7 +133,7 @@ export function accessLogFields(
     method: state.req.method,
     path: state.req.url,
     route: state.route?.name,
-    service: state.route?.serviceName,
+    service: outcome.service ?? state.route?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,
