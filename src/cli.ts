@@ -1,10 +1,11 @@
 // gatehouse start | validate | schema. Exit codes: 0 ok, 1 invalid config or failed start, 2 usage.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
+import { ConfigError, formatProblem } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
 import { stdoutDestination } from './observability/logger.ts';
+import { compileFile } from './runtime/compile.ts';
 
 const USAGE = `Usage:
   gatehouse start    [--config FILE]   run the gateway (default: $GATEHOUSE_CONFIG, then ./gateway.yaml)
@@ -52,9 +53,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Runs the compile step start and reload run, so a file that passes here is one they accept. */
 async function validate(configFile: string): Promise<number> {
   try {
-    const { ignoredVariables } = await loadConfigFile(configFile);
+    const { ignoredVariables } = await compileFile(configFile);
     for (const variable of ignoredVariables)
       process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
     process.stdout.write(`${configFile}: valid\n`);

@@ -3,7 +3,7 @@
 export const ERROR_CATALOG = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
-  FORBIDDEN: { status: 403, message: 'This client may not use this route' },
+  FORBIDDEN: { status: 403, message: 'The request is not allowed' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept this method' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
@@ -14,6 +14,7 @@ export const ERROR_CATALOG = {
   BAD_GATEWAY: { status: 502, message: 'The upstream service answered badly or not at all' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'No healthy instance of the upstream service is available' },
   AUTH_UNAVAILABLE: { status: 503, message: 'The authentication service is unavailable' },
+  POLICY_TIMEOUT: { status: 503, message: 'A policy of this route did not decide in time' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -189,7 +189,7 @@ async function verifyWithKeySet(
   }
 }
 
-interface StaticKey {
+export interface StaticKey {
   readonly key: KeyObject;
   /** The configured algorithms this key can verify. */
   readonly algorithms: Algorithm[];
@@ -200,7 +200,7 @@ interface StaticKey {
  * and keeps only the algorithms that fit it, so a token whose alg does not match the
  * key type is refused by the allowlist instead of making jose throw a TypeError.
  */
-function staticKey(pem: string, allowed: readonly Algorithm[]): StaticKey {
+export function staticKey(pem: string, allowed: readonly Algorithm[]): StaticKey {
   const key = createPublicKey(pem);
   const algorithms = allowed.filter((algorithm) => fitsKey(algorithm, key));
   if (algorithms.length === 0) {

@@ -22,6 +22,8 @@ export class GatewayMetrics {
   readonly #authCalls: Counter<'result'>;
   readonly #retries: Counter<'route' | 'result'>;
   readonly #splits: Counter<'route' | 'service' | 'status'>;
+  readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
+  readonly #rejectionChildren = new Map<string, Counter.Internal>();
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
@@ -69,6 +71,12 @@ export class GatewayMetrics {
       name: 'gatehouse_split_requests_total',
       help: 'Requests of split routes, by route, the service the split chose, and status.',
       labelNames: ['route', 'service', 'status'],
+      registers,
+    });
+    this.#policyRejections = new Counter({
+      name: 'gatehouse_policy_rejections_total',
+      help: 'Requests a policy answered itself, by route, policy and error code (or status of its own reply).',
+      labelNames: ['route', 'policy', 'code'],
       registers,
     });
     const perInstance = (
@@ -133,6 +141,16 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  policyRejected(route: string, policy: string, code: string): void {
+    const key = `${route}\u0000${policy}\u0000${code}`;
+    let counter = this.#rejectionChildren.get(key);
+    if (!counter) {
+      counter = this.#policyRejections.labels(route, policy, code);
+      this.#rejectionChildren.set(key, counter);
+    }
+    counter.inc();
   }
 
   authCall(result: string): void {

@@ -3,7 +3,7 @@
 // It runs before auth, so a refused address never costs a verify call.
 import { GatewayError } from '../errors.ts';
 import { createCidrList } from '../proxy/cidr-list.ts';
-import type { Policy, RequestContext } from './policy.ts';
+import type { Policy, PolicyRequest } from './policy.ts';
 
 export interface IpListConfig {
   readonly ip_allow?: readonly string[];
@@ -15,8 +15,8 @@ export function createIpPolicy(route: IpListConfig): Policy | null {
   const allow = route.ip_allow?.length ? createCidrList(route.ip_allow, 'ip_allow') : null;
   const deny = route.ip_deny?.length ? createCidrList(route.ip_deny, 'ip_deny') : null;
   if (!allow && !deny) return null;
-  return (ctx: RequestContext) => {
-    if (deny?.(ctx.clientIp) || (allow && !allow(ctx.clientIp))) {
+  return (request: PolicyRequest) => {
+    if (deny?.(request.clientIp) || (allow && !allow(request.clientIp))) {
       throw new GatewayError('FORBIDDEN', { message: 'This client address may not use this route' });
     }
     return undefined;

@@ -11,8 +11,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import { GatewayError } from '../errors.ts';
-import { type BackoffPolicy, backoffDelay } from '../upstream/backoff.ts';
 import type { UpstreamInstance } from '../upstream/instance.ts';
 import type { RetryBudget } from '../upstream/retry-budget.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';

@@ -2,7 +2,7 @@
 // weights. A client that sends X-Canary-Key is placed by a hash of that key instead of
 // a random draw, so it stays on the same side for as long as the weights stay the same.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Random } from '../upstream/backoff.ts';
+import type { Random } from '../backoff.ts';
 
 export const CANARY_KEY_HEADER = 'x-canary-key';
 

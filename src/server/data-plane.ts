@@ -29,8 +29,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
 
   return (req, res) => {
-    // Pin the snapshot: this request follows these rules to its end, whatever reloads.
-    const runtime = holder.current;
+    // Pin the snapshot: this request follows these rules to its end, whatever reloads,
+    // and what a reload replaced stays open until the pin is released (below).
+    const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
@@ -48,6 +49,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
+        holder.release(runtime);
         const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
         metrics.observeRequest(
           state.routeName,
@@ -58,7 +60,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         if (outcome.attempts > 1 || outcome.retryRefused) {
           metrics.observeRetries(state.routeName, outcome.attempts - 1, outcome.retryRefused === true);
         }
-        if (state.route?.split && outcome.service) {
+        if (state.matchedRoute?.split && outcome.service) {
           metrics.observeSplit(state.routeName, outcome.service, status);
         }
         if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
@@ -78,15 +80,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const route = routed.route;
@@ -132,8 +134,8 @@ export function accessLogFields(
     trace_id: state.traceId,
     method: state.req.method,
     path: state.req.url,
-    route: state.route?.name,
-    service: outcome.service ?? state.route?.serviceName,
+    route: state.matchedRoute?.name,
+    service: outcome.service ?? state.matchedRoute?.serviceName,
     instance: outcome.instance,
     attempts: outcome.attempts || undefined,
     status,
