@@ -5,11 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../errors.ts';
+import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { classifyFailure, toGatewayError } from '../proxy/error-map.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
-import { accessLogFields } from './data-plane.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
 import type { RequestState } from './request-state.ts';
 import { endSocketWithError } from './send.ts';
@@ -36,7 +36,7 @@ export interface UpgradeHandler {
 export function createUpgradeHandler(deps: {
   holder: RuntimeHolder;
   logger: Logger;
-  accessLog: Logger;
+  accessLog: AccessLog;
   metrics: GatewayMetrics;
 }): UpgradeHandler {
   const { holder, logger, accessLog, metrics } = deps;
@@ -69,8 +69,7 @@ export function createUpgradeHandler(deps: {
       .then((status) => {
         unpin();
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
-        if (runtime.config.log.access_log)
-          accessLog.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
+        if (runtime.config.log.access_log) accessLog.record(state, status, outcome, true);
       });
   };
   return {
