@@ -30,6 +30,7 @@ export class GatewayMetrics {
   readonly #authCalls: Counter<'result'>;
   readonly #retries: Counter<'route' | 'result'>;
   readonly #splits: Counter<'route' | 'service' | 'status'>;
+  readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
   readonly #rejectionChildren = new Map<string, Counter.Internal>();
@@ -78,6 +79,12 @@ export class GatewayMetrics {
       name: 'gatehouse_split_requests_total',
       help: 'Requests of split routes, by route, the service the split chose, and status.',
       labelNames: ['route', 'service', 'status'],
+      registers,
+    });
+    this.#spans = new Counter({
+      name: 'gatehouse_tracing_spans_total',
+      help: 'Spans handed to the OTLP exporter, by outcome: exported, failed, dropped (export queue full).',
+      labelNames: ['outcome'],
       registers,
     });
     this.#policyRejections = new Counter({
@@ -149,6 +156,10 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {
+    this.#spans.inc({ outcome }, count);
   }
 
   policyRejected(route: string, policy: string, code: string): void {

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import { GatewayError } from '../errors.ts';
+import type { RequestSpan } from '../observability/tracing.ts';
 import type { UpstreamInstance } from '../upstream/instance.ts';
 import type { RetryBudget } from '../upstream/retry-budget.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';
@@ -82,6 +83,8 @@ export async function forward(
   headers: string[],
   extraResponseHeaders: Readonly<Record<string, string>>,
   outcome: ForwardOutcome,
+  /** The request's server span when traced: each attempt gets a child span and names it upstream. */
+  span?: RequestSpan,
   /** The route's response_headers transform, bound to this request. */
   editResponseHeaders?: (headers: string[]) => void,
 ): Promise<void> {
@@ -127,13 +130,14 @@ export async function forward(
             return new RetryableAnswer(retryAfter);
           }
         : undefined;
+    const attemptSpan = span?.attempt(req.method!, lease.instance.origin, attempt);
     const result = await attemptOnce(
       lease.instance,
       req,
       res,
       target,
       path,
-      headers,
+      attemptSpan ? attemptSpan.headers(headers) : headers,
       body,
       extraResponseHeaders,
       outcome,
@@ -141,6 +145,7 @@ export async function forward(
       editResponseHeaders,
     );
     const { error } = result;
+    attemptSpan?.end(result.status, error);
     if (error === undefined) {
       lease.release(result.status >= 500 ? 'failure' : 'success');
       return;
