@@ -47,6 +47,10 @@ export interface ExchangeListener {
    * upstream's headers arrived, `committed` whether any byte of the answer went to the client.
    */
   finished(error: Error | undefined, afterStart: boolean, committed: boolean): void;
+  /** Final response headers arrived: an error returned here drops the answer and aborts the exchange with it (a retry follows). */
+  holdBack?: ((statusCode: number, rawHeaders: Buffer[]) => Error | undefined) | undefined;
+  /** Edits the upstream's headers (a route's response_headers) before the gateway's own are added. */
+  editHeaders?: ((headers: string[]) => void) | undefined;
 }
 
 export interface ExchangeOptions {
@@ -114,10 +118,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // 1xx (103 Early Hints…): wait for the final answer.
     if (statusCode < 200) return true;
     clearTimeout(this.#deadline);
+    const held = this.#listener.holdBack?.(statusCode, rawHeaders);
+    if (held) {
+      this.abort(held);
+      return false;
+    }
     this.#started = true;
     this.#statusCode = statusCode;
     this.#resume = resume;
     const { headers, contentLength } = clientResponseHeaders(rawHeaders, statusCode);
+    this.#listener.editHeaders?.(headers);
     for (const name in this.#options.extraHeaders) headers.push(name, this.#options.extraHeaders[name]);
     this.#head = headers;
     this.#listener.started(statusCode, contentLength);

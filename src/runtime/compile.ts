@@ -16,11 +16,8 @@ import {
   loadConfigFile,
 } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import {
-  type ClientAddressResolver,
-  createClientAddressResolver,
-  createProxyTrust,
-} from '../proxy/client-address.ts';
+import { createCidrList } from '../proxy/cidr-list.ts';
+import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
 
 /** A config checked and precomputed, ready for apply(); nothing in it runs yet. */
 export interface Plan {
@@ -77,7 +74,7 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
     config,
     resolveClientIp: resolveClientIp!,
     // The entries were checked above: this can no longer throw.
-    trustsPeer: createProxyTrust(config.server.trusted_proxies),
+    trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
   });
 }
 
