@@ -28,9 +28,18 @@ function size(fallback: string, description: string) {
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  // `127.0.0.1:3001` and `localhost` are the usual slips: say what is missing.
+  error: (issue) =>
+    typeof issue.input === 'string' && !issue.input.includes('://')
+      ? `expected an http:// or https:// URL; "${issue.input}" has no scheme (http://${issue.input}?)`
+      : 'expected an http:// or https:// URL',
+});
 /** An upstream instance: scheme, host, port and an optional base path; nothing that would be silently dropped. */
 const instanceUrl = httpUrl.refine((text) => {
+  // Refinements run even when the URL check failed; that failure is already reported.
+  if (!URL.canParse(text)) return true;
   const url = new URL(text);
   return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
 }, 'an instance URL takes no query, fragment or credentials');
@@ -130,7 +139,7 @@ export const serviceSchema = z
   })
   .superRefine((service, ctx) => {
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
-    const origins = listed.map((url) => new URL(url).origin);
+    const origins = listed.filter((url) => URL.canParse(url)).map((url) => new URL(url).origin);
     const repeated = origins.find((origin, index) => origins.indexOf(origin) !== index);
     if (repeated) {
       ctx.addIssue({
@@ -391,7 +400,13 @@ const adminSchema = z
 
 const logSchema = z
   .strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Least severe level written.'),
+    level: z
+      .string()
+      .regex(/^(debug|info|warn|error)$/i, 'expected debug, info, warn or error')
+      .toLowerCase()
+      .pipe(z.enum(['debug', 'info', 'warn', 'error']))
+      .default('info')
+      .describe('Least severe level written (any case: DEBUG is debug).'),
     access_log: z.boolean().default(true).describe('One JSON line per request.'),
   })
   .prefault({});
