@@ -7,9 +7,8 @@
 //
 // `gatehouse validate`, start and reload all go through compileFile(), so a file that
 // validates is a file that start and reload accept.
-
 import { dirname, resolve } from 'node:path';
-import { staticKey } from '../auth/jwt-verifier.ts';
+import { staticKey } from '../auth/static-key.ts';
 import {
   ConfigError,
   type ConfigProblem,

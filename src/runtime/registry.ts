@@ -9,7 +9,9 @@ import { type Authenticator, createAuthenticator } from '../auth/authenticator.t
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
-import { type BucketStore, createBucketStore } from '../ratelimit/store.ts';
+import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
+import { RedisBucketStore } from '../ratelimit/redis-store.ts';
+import type { BucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
 
@@ -66,10 +68,7 @@ export class GatewayRegistry {
       }),
     );
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
-      createBucketStore(config.rate_limit as RateLimitConfig, {
-        logger: this.#logger.child({ component: 'rate_limit' }),
-        onStoreError: (decision: 'allow' | 'deny') => this.#metrics()?.storeError(decision),
-      }),
+      this.#createBucketStore(config.rate_limit as RateLimitConfig),
     );
     const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire));
 
@@ -111,6 +110,23 @@ export class GatewayRegistry {
     const fingerprint = config === undefined ? '' : JSON.stringify(config);
     if (held && held.fingerprint === fingerprint) return held;
     return config === undefined ? undefined : { fingerprint, value: create(config) };
+  }
+
+  /**
+   * rate_limit.store -> a store, chosen here by its holder (the store contract knows no
+   * implementation). It is long-lived: a reload that keeps the store's own settings
+   * keeps it, or every client would get a fresh bucket on each reload.
+   */
+  #createBucketStore(config: RateLimitConfig): BucketStore {
+    if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
+    return new RedisBucketStore({
+      url: config.redis_url,
+      keyPrefix: config.key_prefix,
+      timeoutMs: config.redis_timeout,
+      fallback: config.on_store_error,
+      logger: this.#logger.child({ component: 'rate_limit' }),
+      onStoreError: (decision) => this.#metrics()?.storeError(decision),
+    });
   }
 
   #close(component: Closeable): void {
