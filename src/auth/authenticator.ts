@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { retryAfterHeader } from '../retry-after.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
 import type { Identity } from './identity.ts';
@@ -146,6 +147,6 @@ function unavailable(cause: unknown): GatewayError {
   if (waitMs === undefined) return new GatewayError('AUTH_UNAVAILABLE', { cause });
   return new GatewayError('AUTH_UNAVAILABLE', {
     cause,
-    headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    headers: retryAfterHeader(waitMs),
   });
 }
