@@ -66,6 +66,7 @@ export class AccessLog {
     if (outcome.responseBytes !== undefined) line += `,"response_bytes":${jsonNumber(outcome.responseBytes)}`;
     line += `,"client_ip":${jsonString(state.clientIp)}`;
     if (state.identity !== undefined) line += `,"user_id":${jsonString(state.identity.userId)}`;
+    if (state.reason !== undefined) line += `,"reason":${jsonString(state.reason)}`;
     if (websocket) line += ',"websocket":true';
     return `${line},"msg":"request"}\n`;
   }

@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
   readonly #rejectionChildren = new Map<string, Counter.Internal>();
@@ -64,6 +65,12 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#spans = new Counter({
+      name: 'gatehouse_tracing_spans_total',
+      help: 'Spans handed to the OTLP exporter, by outcome: exported, failed, dropped (export queue full).',
+      labelNames: ['outcome'],
       registers,
     });
     this.#policyRejections = new Counter({
@@ -125,6 +132,10 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {
+    this.#spans.inc({ outcome }, count);
   }
 
   policyRejected(route: string, policy: string, code: string): void {

@@ -4,16 +4,22 @@
 // each is rebuilt only when the settings it depends on changed. A replaced component
 // is not closed here: its close is handed back in `retire`, which the runtime holder
 // runs once the last request pinned to the old snapshot has ended.
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
-import { RedisBucketStore } from '../ratelimit/redis-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
+
+// The Redis store pulls in ioredis (about 10 MB resident and most of a second of start
+// on a busy machine): it is loaded, synchronously, only when a config uses store: redis.
+const load = createRequire(import.meta.url);
+const redisStoreModule = () =>
+  load('../ratelimit/redis-store.ts') as typeof import('../ratelimit/redis-store.ts');
 
 interface Held<T> {
   readonly fingerprint: string;
@@ -119,7 +125,7 @@ export class GatewayRegistry {
    */
   #createBucketStore(config: RateLimitConfig): BucketStore {
     if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
-    return new RedisBucketStore({
+    return new (redisStoreModule().RedisBucketStore)({
       url: config.redis_url,
       keyPrefix: config.key_prefix,
       timeoutMs: config.redis_timeout,

@@ -29,6 +29,7 @@ export const STATIC_KEYS = [
   'server.max_connections',
   'admin',
   'log',
+  'tracing',
 ] as const;
 
 export interface ReloaderDeps {
