@@ -7,6 +7,7 @@
 //
 // `gatehouse validate`, start and reload all go through compileFile(), so a file that
 // validates is a file that start and reload accept.
+import { dirname, resolve } from 'node:path';
 import { staticKey } from '../auth/static-key.ts';
 import {
   ConfigError,
@@ -16,6 +17,8 @@ import {
   loadConfigFile,
 } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { PluginPolicy } from '../policies/chain.ts';
+import { compilePlugins } from '../policies/plugins.ts';
 import { createCidrList } from '../proxy/cidr-list.ts';
 import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
 
@@ -26,6 +29,8 @@ export interface Plan {
   readonly resolveClientIp: ClientAddressResolver;
   /** server.trusted_proxies as a check of the TCP peer: whose X-Forwarded-* headers are kept. */
   readonly trustsPeer: (peer: string) => boolean;
+  /** The plugins' policies, created from their modules and options, by name. */
+  readonly plugins: ReadonlyMap<string, PluginPolicy>;
 }
 
 /** Where a compile step reports what is wrong; compile adds the line and throws them all together. */
@@ -68,6 +73,7 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   const resolveClientIp = await compileTrustedProxies(config, problems);
   await checkAuthKey(config, problems);
   await checkRedisUrl(config, problems);
+  const plugins = await compilePlugins(config, problems, dirname(resolve(source.file)));
 
   if (found.length > 0) throw new ConfigError(source.file, found);
   return Object.freeze({
@@ -75,6 +81,7 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
     resolveClientIp: resolveClientIp!,
     // The entries were checked above: this can no longer throw.
     trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
+    plugins,
   });
 }
 
