@@ -48,6 +48,7 @@ export class GatewayRegistry {
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
   #bucketStore: Held<BucketStore> | undefined;
+  #closed = false;
   /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
 
@@ -66,6 +67,8 @@ export class GatewayRegistry {
    * The upstream registry goes last; it cannot fail on a compiled config.
    */
   componentsFor(config: Config): Components {
+    // A reload that arrives while the gateway stops would create what nobody closes.
+    if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
     const authenticator = this.#reuseOrCreate(this.#authenticator, config.auth, (auth: AuthConfig) =>
       createAuthenticator(auth, {
@@ -100,6 +103,7 @@ export class GatewayRegistry {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([
       this.upstreams.close(),
       this.#authenticator?.value.close(),
