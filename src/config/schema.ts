@@ -439,6 +439,13 @@ export const authSchema = z
       .positive()
       .default(100)
       .describe('Rate limit on calls to the auth service itself.'),
+    failed_per_client: z
+      .number()
+      .min(0)
+      .default(5)
+      .describe(
+        'remote mode: verify calls ending in a refusal (401) that one client address may cause per second (token bucket, burst of one second); past it that address gets 429 RATE_LIMITED with no call made, so it cannot spend max_calls_per_second for everybody. 0 turns the share off.',
+      ),
     circuit_breaker: circuitBreakerSchema,
     user_id_header: headerName.default('X-User-ID').describe('Header that carries the user id upstream.'),
     roles_header: headerName
