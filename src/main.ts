@@ -21,6 +21,7 @@ import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
+import { DEFAULT_IDLE_GRACE_MS, drainListener } from './server/drain.ts';
 import { createPublicServer } from './server/public-server.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
 
@@ -37,6 +38,16 @@ export interface GatewayOptions {
 
 export type { ReloadResult } from './runtime/reload.ts';
 
+export interface ShutdownOptions {
+  /**
+   * How long a keep-alive connection that was idle when draining began may stay idle
+   * before it is closed (default 1 s): a client in a request loop sends its next
+   * request within it and gets `Connection: close` instead of a reset. Tests that
+   * end a gateway with nothing in flight pass 0.
+   */
+  readonly idleGraceMs?: number;
+}
+
 export interface Gateway {
   readonly url: string;
   readonly adminUrl: string | undefined;
@@ -44,7 +55,7 @@ export interface Gateway {
   readonly config: Config;
   reload(): Promise<ReloadResult>;
   /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
-  shutdown(): Promise<void>;
+  shutdown(options?: ShutdownOptions): Promise<void>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -132,7 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
+  const shutdown = (options: ShutdownOptions = {}): Promise<void> => {
     watcher?.close();
     stopping ??= drain(
       publicServer,
@@ -142,6 +153,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       holder,
       lifecycle,
       holder.current.config.server.shutdown_timeout,
+      options.idleGraceMs ?? DEFAULT_IDLE_GRACE_MS,
       logger,
       tracer,
     );
@@ -168,20 +180,21 @@ async function drain(
   holder: RuntimeHolder,
   lifecycle: { draining: boolean },
   timeoutMs: number,
+  idleGraceMs: number,
   logger: Logger,
   tracer: RequestTracer | null,
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
-  const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
-  // Connections that finish their last response while we drain go idle: close them too.
-  const idleSweep = setInterval(() => publicServer.closeIdleConnections(), 100);
+  // Answers in flight close their connections; idle ones are closed once truly idle.
+  const draining = drainListener(publicServer, idleGraceMs);
+  const closed = draining.closed;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-  clearInterval(idleSweep);
+  draining.stop();
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
