@@ -19,6 +19,7 @@ import {
 import type { Config } from '../config/schema.ts';
 import type { PluginPolicy } from '../policies/chain.ts';
 import { compilePlugins } from '../policies/plugins.ts';
+import { createCidrList } from '../proxy/cidr-list.ts';
 import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
 
 /** A config checked and precomputed, ready for apply(); nothing in it runs yet. */
@@ -26,6 +27,8 @@ export interface Plan {
   readonly config: Config;
   /** server.trusted_proxies as a resolver of the client's address. */
   readonly resolveClientIp: ClientAddressResolver;
+  /** server.trusted_proxies as a check of the TCP peer: whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** The plugins' policies, created from their modules and options, by name. */
   readonly plugins: ReadonlyMap<string, PluginPolicy>;
 }
@@ -73,7 +76,13 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   const plugins = await compilePlugins(config, problems, dirname(resolve(source.file)));
 
   if (found.length > 0) throw new ConfigError(source.file, found);
-  return Object.freeze({ config, resolveClientIp: resolveClientIp!, plugins });
+  return Object.freeze({
+    config,
+    resolveClientIp: resolveClientIp!,
+    // The entries were checked above: this can no longer throw.
+    trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
+    plugins,
+  });
 }
 
 /** server.trusted_proxies: each entry an address or CIDR the resolver can hold. */
