@@ -5,6 +5,7 @@ import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
 import { stdoutDestination } from './observability/logger.ts';
+import { loadTlsMaterial } from './tls/certificates.ts';
 
 const USAGE = `Usage:
   gatehouse start    [--config FILE]   run the gateway (default: $GATEHOUSE_CONFIG, then ./gateway.yaml)
@@ -54,9 +55,14 @@ async function main(argv: string[]): Promise<number> {
 
 async function validate(configFile: string): Promise<number> {
   try {
-    const { ignoredVariables } = await loadConfigFile(configFile);
+    const { config, ignoredVariables } = await loadConfigFile(configFile);
     for (const variable of ignoredVariables)
       process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
+    // The certificate files are checked as start checks them: what start refuses, validate refuses.
+    const tls = loadTlsMaterial(config);
+    if (tls.problems.length > 0) throw new ConfigError(configFile, tls.problems);
+    for (const warning of tls.warnings)
+      process.stderr.write(`warning: ${formatProblem(configFile, warning)}\n`);
     process.stdout.write(`${configFile}: valid\n`);
     return 0;
   } catch (error) {

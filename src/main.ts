@@ -14,8 +14,10 @@ import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
-import { createPublicServer } from './server/public-server.ts';
+import { PublicListeners } from './server/public-listeners.ts';
+import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
+import { loadTlsMaterial, type TlsLoad } from './tls/certificates.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -36,7 +38,12 @@ export interface ReloadResult {
 }
 
 export interface Gateway {
+  /** The listener on server.port: https:// when that port speaks TLS. */
   readonly url: string;
+  /** The HTTPS listener, when server.tls is set. */
+  readonly httpsUrl: string | undefined;
+  /** The 308 listener of server.redirect_http_port. */
+  readonly redirectUrl: string | undefined;
   readonly adminUrl: string | undefined;
   readonly logger: Logger;
   readonly config: Config;
@@ -54,6 +61,15 @@ const STATIC_KEYS = [
   'server.keep_alive_timeout',
   'server.max_header_size',
   'server.max_connections',
+  'server.http2',
+  'server.http2_max_concurrent_streams',
+  'server.http2_max_resets',
+  'server.http2_reset_window',
+  'server.redirect_http_port',
+  'server.hsts',
+  'server.tls.port',
+  'server.tls.client_ca_file',
+  'server.tls.ticket_key_rotation',
   'admin',
   'log',
 ] as const;
@@ -62,7 +78,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const loaded = await loadConfigFile(options.configFile, env);
   const config = loaded.config;
+  const tls = checkedTls(options.configFile, config);
   const { logger, accessLog } = createLoggers(config.log.level, options.logDestination);
+  for (const warning of tls.warnings) logger.warn({ path: warning.path }, warning.message);
   for (const variable of loaded.ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
   }
@@ -74,11 +92,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
-  const publicServer = createPublicServer(config.server, {
-    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
-    shouldUpgrade: shouldTunnel(holder),
-    upgrade: tunnels.handle,
-  });
+  const listeners = new PublicListeners(
+    config,
+    tls.material.server,
+    {
+      request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
+      shouldUpgrade: shouldTunnel(holder),
+      upgrade: tunnels.handle,
+    },
+    { logger, metrics, watch: options.watch !== false },
+  );
   let reloading: Promise<ReloadResult> | undefined;
   const reload = (): Promise<ReloadResult> => {
     // Reloads are serialized: two SIGHUPs in a row must not interleave two builds.
@@ -91,10 +114,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const reloadOnce = async (): Promise<ReloadResult> => {
     try {
       const next = await loadConfigFile(options.configFile, env);
-      const restartRequired = STATIC_KEYS.filter(
+      const nextTls = checkedTls(options.configFile, next.config);
+      const restartRequired: string[] = STATIC_KEYS.filter(
         (key) => JSON.stringify(pick(next.config, key)) !== JSON.stringify(pick(config, key)),
       );
+      if (!config.server.tls !== !next.config.server.tls) restartRequired.push('server.tls');
       holder.swap(buildRuntime(next.config, registry));
+      listeners.applyConfig(next.config, nextTls.material.server);
+      for (const warning of nextTls.warnings) logger.warn({ path: warning.path }, warning.message);
       metrics!.reloaded(true);
       logger.info(
         { restart_required: restartRequired.length > 0 ? restartRequired : undefined },
@@ -122,10 +149,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     : undefined;
 
   try {
-    await listen(publicServer, config.server.port, config.server.host);
+    await listeners.listen();
     if (adminServer) await listen(adminServer, config.admin.port, config.admin.host);
   } catch (error) {
-    publicServer.close();
+    listeners.close();
+    for (const listener of listeners.all) listener.close();
     adminServer?.close();
     await registry.close();
     throw error;
@@ -141,15 +169,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           onError: (error) =>
             logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
         });
-  const url = urlOf(publicServer);
+  const url = listeners.url;
   const adminUrl = adminServer && urlOf(adminServer);
-  logger.info({ url, admin_url: adminUrl, routes: config.routes.length }, 'gateway listening');
+  logger.info(
+    {
+      url,
+      https_url: listeners.httpsUrl,
+      redirect_url: listeners.redirectUrl,
+      admin_url: adminUrl,
+      routes: config.routes.length,
+    },
+    'gateway listening',
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     watcher?.close();
+    listeners.close();
     stopping ??= drain(
-      publicServer,
+      listeners.all,
       adminServer,
       tunnels,
       registry,
@@ -162,6 +200,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     url,
+    httpsUrl: listeners.httpsUrl,
+    redirectUrl: listeners.redirectUrl,
     adminUrl,
     logger,
     get config() {
@@ -173,7 +213,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 async function drain(
-  publicServer: Server,
+  publicServers: readonly PublicListener[],
   adminServer: Server | undefined,
   tunnels: UpgradeHandler,
   registry: GatewayRegistry,
@@ -183,9 +223,14 @@ async function drain(
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
-  const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+  // HTTP/2 connections get GOAWAY from close(): their open streams finish, no new ones start.
+  const closed = Promise.all(
+    publicServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
   // Connections that finish their last response while we drain go idle: close them too.
-  const idleSweep = setInterval(() => publicServer.closeIdleConnections(), 100);
+  const idleSweep = setInterval(() => {
+    for (const server of publicServers) server.closeIdleConnections();
+  }, 100);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -195,7 +240,7 @@ async function drain(
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
-    publicServer.closeAllConnections();
+    for (const server of publicServers) server.closeAllConnections();
     tunnels.destroyAll();
   }
   adminServer?.closeAllConnections();
@@ -208,6 +253,13 @@ async function drain(
 async function listen(server: Server, port: number, host: string): Promise<void> {
   server.listen(port, host);
   await once(server, 'listening');
+}
+
+/** The config's certificate files, read and checked: refused the same way as a schema error. */
+function checkedTls(configFile: string, config: Config): TlsLoad {
+  const tls = loadTlsMaterial(config);
+  if (tls.problems.length > 0) throw new ConfigError(configFile, tls.problems);
+  return tls;
 }
 
 function urlOf(server: Server): string {

@@ -20,6 +20,8 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #tlsReloads: Counter<'result'>;
+  readonly #rapidResets: Counter;
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
@@ -55,6 +57,17 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#tlsReloads = new Counter({
+      name: 'gatehouse_tls_reloads_total',
+      help: 'Reloads of the listener certificates (file change or config reload), by result (success or failure).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#rapidResets = new Counter({
+      name: 'gatehouse_http2_rapid_reset_total',
+      help: 'HTTP/2 connections sent GOAWAY for cancelling too many streams (rapid reset).',
       registers,
     });
     const perInstance = (
@@ -109,6 +122,14 @@ export class GatewayMetrics {
 
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  tlsReloaded(success: boolean): void {
+    this.#tlsReloads.inc({ result: success ? 'success' : 'failure' });
+  }
+
+  http2RapidReset(): void {
+    this.#rapidResets.inc();
   }
 
   authCall(result: string): void {

@@ -19,6 +19,10 @@ export interface RequestContext {
   readonly clientIp: string;
   /** The matched route's configured path: a stable name for keys, logs and metrics. */
   readonly routeName: string;
+  /** Arrived over HTTPS: the gateway's own TLS, or a trusted proxy's X-Forwarded-Proto: https. */
+  readonly secure?: boolean;
+  /** Subject of the client certificate verified in the TLS handshake (mTLS), e.g. "CN=alice, O=Example". */
+  readonly clientCertSubject?: string;
   /** Set by the auth policy when a valid token was presented. */
   identity: Identity | undefined;
   /** Headers added to whatever the gateway answers, proxied or its own error. */

@@ -7,9 +7,11 @@ import { createAuthPolicy } from '../policies/auth.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
 import type { Policy } from '../policies/policy.ts';
 import { createRateLimitPolicy } from '../policies/rate-limit.ts';
+import { createRequireHttpsPolicy } from '../policies/require-https.ts';
 import { createClientAddressResolver } from '../proxy/client-address.ts';
 import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
+import { createSchemeResolver } from '../tls/peer.ts';
 import type { GatewayRegistry } from './registry.ts';
 
 export interface CompiledRoute {
@@ -31,6 +33,8 @@ export interface Runtime {
   readonly config: Config;
   readonly router: Router<CompiledRoute>;
   readonly resolveClientIp: (peer: string, headers: IncomingHttpHeaders) => string;
+  /** The scheme the client used: own TLS, or a trusted proxy's X-Forwarded-Proto. */
+  readonly resolveScheme: ReturnType<typeof createSchemeResolver>;
   /** Lower-cased names of the identity headers the gateway alone may send upstream. */
   readonly identityNames: ReadonlySet<string>;
   readonly userIdHeader: string;
@@ -42,12 +46,14 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
   const authenticator = registry.authenticatorFor(config.auth);
   const bucketStore = registry.bucketStoreFor(config.rate_limit);
   const cors = createCorsPolicy(config.cors);
+  const requireHttps = createRequireHttpsPolicy(config.auth);
 
   const compile = (route: RouteConfig): CompiledRoute => {
     const service = config.services[route.service];
     const authMode = route.auth ?? (config.auth ? 'required' : 'none');
     const policies = [
       cors,
+      requireHttps,
       createAuthPolicy(authMode, authenticator),
       config.rate_limit && bucketStore ? createRateLimitPolicy(route, config.rate_limit, bucketStore) : null,
     ].filter((policy): policy is Policy => policy !== null);
@@ -78,6 +84,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
     config,
     router,
     resolveClientIp: createClientAddressResolver(config.server.trusted_proxies),
+    resolveScheme: createSchemeResolver(config.server.trusted_proxies),
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,
     rolesHeader,

@@ -123,6 +123,8 @@ export function accessLogFields(
     response_bytes: outcome.responseBytes,
     client_ip: state.clientIp,
     user_id: state.identity?.userId,
+    http_version: state.req.httpVersion,
+    client_cert_subject: state.clientCertSubject,
   };
 }
 

@@ -10,6 +10,7 @@ import type { LocalReply } from '../policies/policy.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
+import { tlsSocketOf, verifiedClientSubject } from '../tls/peer.ts';
 import { RequestState } from './request-state.ts';
 
 export interface Ingress {
@@ -26,8 +27,12 @@ export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Log
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
+  const state = new RequestState(req, requestId, trace.traceId, clientIp, logger);
+  const tlsSocket = tlsSocketOf(req);
+  state.scheme = runtime.resolveScheme(peer, req.headers['x-forwarded-proto'], tlsSocket !== undefined);
+  if (tlsSocket !== undefined) state.clientCertSubject = verifiedClientSubject(tlsSocket);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger),
+    state,
     traceparent: trace.traceparent,
     peer,
   };
@@ -95,7 +100,7 @@ export function headersForUpstream(
     requestId: state.requestId,
     traceparent,
     forwardedFor: forwardedFor(req, peer, state.clientIp),
-    forwardedProto: 'http',
+    forwardedProto: state.scheme,
     forwardedHost: req.headers.host,
     identity: state.identity && [
       runtime.userIdHeader,

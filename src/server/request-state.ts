@@ -12,6 +12,9 @@ export class RequestState implements RequestContext {
   readonly clientIp: string;
   readonly startedAt: number;
   readonly responseHeaders: Record<string, string> = {};
+  /** The scheme the client used (tls/peer.ts); goes upstream as X-Forwarded-Proto. */
+  scheme: 'http' | 'https' = 'http';
+  clientCertSubject: string | undefined = undefined;
   identity: Identity | undefined = undefined;
   route: CompiledRoute | undefined = undefined;
   readonly #rootLogger: Logger;
@@ -24,6 +27,10 @@ export class RequestState implements RequestContext {
     this.clientIp = clientIp;
     this.startedAt = performance.now();
     this.#rootLogger = logger;
+  }
+
+  get secure(): boolean {
+    return this.scheme === 'https';
   }
 
   get routeName(): string {
