@@ -4,8 +4,9 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Child, isRunning, startNode, startProcess } from './children.ts';
+import { type Child, isRunning, startProcess } from './children.ts';
 import { freePort, waitFor200 } from './net.ts';
+import { pinned } from './pin.ts';
 
 export interface AuthFixture {
   url: string; // the demo auth service: /auth/login, /auth/verify, /.well-known/jwks.json
@@ -37,7 +38,8 @@ export class Fixtures {
   async #startAuth(): Promise<AuthFixture> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = startNode('auth service', ['demo/services/auth.ts'], {
+    const [command, args] = pinned('others', process.execPath, ['demo/services/auth.ts']);
+    const child = startProcess('auth service', command, args, {
       env: { PORT: String(port) },
       logFile: join(this.#workDir, 'auth-service.log'),
       cwd: this.#root,
@@ -54,12 +56,17 @@ export class Fixtures {
 
   async #startRedis(): Promise<string> {
     const port = await freePort();
-    const child = startProcess(
-      'redis-server',
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { logFile: join(this.#workDir, 'redis.log') },
-    );
+    const [command, args] = pinned('others', 'redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    const child = startProcess('redis-server', command, args, { logFile: join(this.#workDir, 'redis.log') });
     await waitForPong(port, child);
     return `redis://127.0.0.1:${port}`;
   }

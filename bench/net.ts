@@ -15,8 +15,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls url until it answers 200; fails early if the process exits. */
-export async function waitFor200(url: string, child: Child, timeoutMs = 20_000): Promise<void> {
+/** Polls url every intervalMs until it answers 200; fails early if the process exits. */
+export async function waitFor200(
+  url: string,
+  child: Child,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
@@ -33,7 +38,7 @@ export async function waitFor200(url: string, child: Child, timeoutMs = 20_000):
     } catch (error) {
       last = (error as Error).message;
     }
-    await sleep(100);
+    await sleep(intervalMs);
   }
   throw new Error(`${child.name} did not answer 200 at ${url} within ${timeoutMs / 1000}s (last: ${last})`);
 }

@@ -2,15 +2,53 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+import { rssMb } from './children.ts';
+import type { FixedRateLoad } from './fixed-rate-run.ts';
 import type { LoadResult } from './load.ts';
+
+export interface FixedRateResult extends FixedRateLoad {
+  /** Peak RSS of the process under test during the measured phase. */
+  rssMb?: number;
+}
 
 /** One measured run of one row. */
 export interface Measurement extends LoadResult {
+  /** From spawning the process to its first 200 on the ready URL. */
+  readyMs?: number;
+  /** RSS once ready, before any load. */
+  idleRssMb?: number;
+  /** Peak RSS during the saturation run. */
   rssMb?: number;
   /** CPU used by the process under test, in % of one core, over the measured run. */
   cpuPercent?: number;
+  /** CPU time of the process under test (every thread) per request answered: robust to other load. */
+  cpuUsPerRequest?: number;
+  fixedRate?: FixedRateResult[];
   /** 1-minute load average right after the run: a high one flags a disturbed run. */
   load1: number;
+}
+
+/** Samples a process's RSS every 250 ms until stopped; stop() answers the peak. */
+export class RssSampler {
+  readonly #pid: number;
+  readonly #timer: NodeJS.Timeout;
+  #peak: number | undefined;
+
+  constructor(pid: number) {
+    this.#pid = pid;
+    this.#timer = setInterval(() => this.#sample(), 250);
+  }
+
+  #sample(): void {
+    const rss = rssMb(this.#pid);
+    if (rss !== undefined && (this.#peak === undefined || rss > this.#peak)) this.#peak = rss;
+  }
+
+  stop(): number | undefined {
+    clearInterval(this.#timer);
+    this.#sample();
+    return this.#peak;
+  }
 }
 
 export interface RowResult extends Partial<Measurement> {
@@ -22,6 +60,8 @@ export interface RowResult extends Partial<Measurement> {
   /** req/s as a % of the baseline row's. */
   vsBaseline?: number;
   error?: string;
+  /** Why the row did not run (a program it needs is not installed). */
+  skipped?: string;
 }
 
 export interface RunInfo {
@@ -32,6 +72,10 @@ export interface RunInfo {
   durationS: number;
   warmupS: number;
   rounds: number;
+  loader: string;
+  pinning: string;
+  /** req/s of the fixed-rate runs. */
+  rates: number[];
   loadBefore: number;
   loadAfter?: number;
 }
@@ -54,8 +98,11 @@ const COLUMNS: Array<[string, (row: RowResult) => string]> = [
   ['p50 ms', (r) => fmt(r.p50Ms, 0)],
   ['p99 ms', (r) => fmt(r.p99Ms, 0)],
   ['errors', (r) => fmt(r.errors, 0)],
+  ['ready ms', (r) => fmt(r.readyMs, 0)],
+  ['idle MB', (r) => fmt(r.idleRssMb, 0)],
   ['RSS MB', (r) => fmt(r.rssMb, 0)],
   ['CPU %', (r) => fmt(r.cpuPercent, 0)],
+  ['CPU µs/req', (r) => fmt(r.cpuUsPerRequest, 1)],
   ['spread', (r) => spread(r)],
   ['vs bare', (r) => (r.vsBaseline === undefined ? '' : `${r.vsBaseline.toFixed(0)}%`)],
 ];
@@ -70,27 +117,99 @@ function fmt(value: number | undefined, digits: number): string {
   return value === undefined ? '-' : value.toFixed(digits);
 }
 
-export function table(rows: RowResult[]): string {
+type Column<T> = [string, (row: T) => string];
+
+function textTable<T extends { name: string }>(
+  columns: Column<T>[],
+  rows: T[],
+  special: (row: T) => string | undefined,
+): string {
   const nameWidth = Math.max(8, ...rows.map((r) => r.name.length));
-  const head = ['scenario'.padEnd(nameWidth), ...COLUMNS.map(([title]) => title.padStart(8))].join('  ');
-  const lines = rows.map((row) =>
-    row.error
-      ? `${row.name.padEnd(nameWidth)}  FAILED: ${row.error}`
-      : [row.name.padEnd(nameWidth), ...COLUMNS.map(([, cell]) => cell(row).padStart(8))].join('  '),
-  );
+  const width = Math.max(8, ...columns.map(([title]) => title.length));
+  const head = ['scenario'.padEnd(nameWidth), ...columns.map(([title]) => title.padStart(width))].join('  ');
+  const lines = rows.map((row) => {
+    const note = special(row);
+    return note !== undefined
+      ? `${row.name.padEnd(nameWidth)}  ${note}`
+      : [row.name.padEnd(nameWidth), ...columns.map(([, cell]) => cell(row).padStart(width))].join('  ');
+  });
   return [head, ...lines].join('\n');
+}
+
+function markdownTable<T extends { name: string }>(
+  columns: Column<T>[],
+  rows: T[],
+  special: (row: T) => string | undefined,
+): string {
+  const head = `| scenario | ${columns.map(([title]) => title).join(' | ')} |`;
+  const rule = `| --- | ${columns.map(() => '---:').join(' | ')} |`;
+  const lines = rows.map((row) => {
+    const note = special(row);
+    return note !== undefined
+      ? `| ${row.name} | ${note.replaceAll('|', '/')} |`
+      : `| ${row.name} | ${columns.map(([, cell]) => cell(row)).join(' | ')} |`;
+  });
+  return [head, rule, ...lines].join('\n');
+}
+
+const noteOf = (row: RowResult): string | undefined =>
+  row.error ? `FAILED: ${row.error}` : row.skipped ? `skipped: ${row.skipped}` : undefined;
+
+export function table(rows: RowResult[]): string {
+  return textTable(COLUMNS, rows, noteOf);
 }
 
 /** The same table in Markdown, ready to paste into docs/PERFORMANCE.md. */
 export function markdown(rows: RowResult[]): string {
-  const head = `| scenario | ${COLUMNS.map(([title]) => title).join(' | ')} |`;
-  const rule = `| --- | ${COLUMNS.map(() => '---:').join(' | ')} |`;
-  const lines = rows.map((row) =>
-    row.error
-      ? `| ${row.name} | failed: ${row.error.replaceAll('|', '/')} |`
-      : `| ${row.name} | ${COLUMNS.map(([, cell]) => cell(row)).join(' | ')} |`,
+  return markdownTable(COLUMNS, rows, noteOf);
+}
+
+/** One line per row and rate of the fixed-rate mode; `overDirect` compares p99 with the direct upstream's at that rate. */
+interface FixedRateLine extends FixedRateResult {
+  name: string;
+  p99OverDirectMs?: number;
+}
+
+const FIXED_RATE_COLUMNS: Column<FixedRateLine>[] = [
+  ['req/s asked', (r) => fmt(r.rate, 0)],
+  ['req/s done', (r) => fmt(r.achieved, 0)],
+  ['p50 ms', (r) => fmt(r.p50Ms, 2)],
+  ['p99 ms', (r) => fmt(r.p99Ms, 2)],
+  ['p99.9 ms', (r) => fmt(r.p999Ms, 2)],
+  ['max ms', (r) => fmt(r.maxMs, 1)],
+  ['errors', (r) => fmt(r.errors, 0)],
+  ['RSS MB', (r) => fmt(r.rssMb, 0)],
+  [
+    'p99 vs direct',
+    (r) =>
+      r.p99OverDirectMs === undefined
+        ? ''
+        : `${r.p99OverDirectMs >= 0 ? '+' : ''}${r.p99OverDirectMs.toFixed(2)} ms`,
+  ],
+];
+
+function fixedRateLines(rows: RowResult[]): FixedRateLine[] {
+  const direct = rows.find((row) => row.name === 'upstream (direct)')?.fixedRate ?? [];
+  return rows.flatMap((row) =>
+    (row.fixedRate ?? []).map((result) => {
+      const base = direct.find((d) => d.rate === result.rate);
+      return {
+        ...result,
+        name: row.name,
+        p99OverDirectMs: base && row.name !== 'upstream (direct)' ? result.p99Ms - base.p99Ms : undefined,
+      };
+    }),
   );
-  return [head, rule, ...lines].join('\n');
+}
+
+export function fixedRateTable(rows: RowResult[]): string | undefined {
+  const lines = fixedRateLines(rows);
+  return lines.length === 0 ? undefined : textTable(FIXED_RATE_COLUMNS, lines, () => undefined);
+}
+
+export function fixedRateMarkdown(rows: RowResult[]): string {
+  const lines = fixedRateLines(rows);
+  return lines.length === 0 ? '' : markdownTable(FIXED_RATE_COLUMNS, lines, () => undefined);
 }
 
 export function writeJson(file: string, info: RunInfo, rows: RowResult[]): void {

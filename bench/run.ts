@@ -1,22 +1,34 @@
 // `npm run bench`: the upstream, then each scenario's process in turn, each loaded by
-// autocannon in a separate process; prints the table and writes .bench/last.json.
+// wrk (or autocannon) in a separate process; prints the tables and writes .bench/last.json.
+// Per row and round: time to ready from process start, idle RSS, then (rows marked
+// fixedRate) the fixed-rate latency runs with their RSS, then warm-up and the saturation
+// run with its peak RSS and CPU time per request.
 // Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 3),
 // BENCH_ROUNDS (1; with more, rows are interleaved round by round and the median kept),
-// BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway").
+// BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway"), BENCH_RATES
+// (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_LOADER,
+// BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Child, cpuSeconds, isRunning, rssMb, startNode, stop, stopAll } from './children.ts';
+import { type Child, cpuSeconds, isRunning, rssMb, startProcess, stop, stopAll } from './children.ts';
+import { runFixedRate } from './fixed-rate-run.ts';
 import { Fixtures } from './fixtures.ts';
-import { runLoad } from './load.ts';
+import { loader, runLoad } from './load.ts';
+import { installed } from './native-proxies.ts';
 import { freePort, waitFor200 } from './net.ts';
+import { pinned, pinningNote } from './pin.ts';
 import {
   compareToBaseline,
+  type FixedRateResult,
+  fixedRateMarkdown,
+  fixedRateTable,
   type Measurement,
   markdown,
   median,
   type RowResult,
+  RssSampler,
   type RunInfo,
   table,
   writeJson,
@@ -30,6 +42,10 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const warmupS = Number(process.env.BENCH_WARMUP ?? 3);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim().toLowerCase());
+const rates = (process.env.BENCH_RATES ?? '1000,2000')
+  .split(',')
+  .map((rate) => Number(rate.trim()))
+  .filter((rate) => rate > 0);
 
 const fixtures = new Fixtures(ROOT, WORK);
 const log = (message: string) => console.error(`bench: ${message}`);
@@ -56,34 +72,60 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
   };
   let target = upstream;
   let url = `${upstreamUrl}${PATH}`;
+  let readyMs: number | undefined;
   if (scenario.launch) {
     const launch = await scenario.launch(ctx);
     const logFile = join(WORK, `${slug(scenario.name)}.log`);
-    target = startNode(scenario.name, launch.args, { env: launch.env, logFile, cwd: ROOT });
-    await waitFor200(launch.readyUrl, target).catch((error: Error) => {
+    const [command, args] = pinned(
+      scenario.placement ?? 'under-test',
+      launch.command ?? process.execPath,
+      launch.args,
+    );
+    const spawnedAt = performance.now();
+    target = startProcess(scenario.name, command, args, { env: launch.env, logFile, cwd: ROOT });
+    // Polled every 5 ms: the time to ready is one of the figures.
+    await waitFor200(launch.readyUrl, target, 20_000, 5).catch((error: Error) => {
       throw new Error(`${error.message} (log: ${logFile})`);
     });
+    readyMs = performance.now() - spawnedAt;
     url = `http://127.0.0.1:${ctx.port}${PATH}`;
   }
   try {
     const headers = (await scenario.headers?.(ctx)) ?? {};
     await probe(url, headers);
-    log(`${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections`);
-    if (warmupS > 0) await runLoad({ url, connections, durationS: warmupS, headers });
     const pid = target.process.pid!;
+    const idleRssMb = rssMb(pid);
+    const fixedRate: FixedRateResult[] = [];
+    if (scenario.fixedRate) {
+      for (const rate of rates) {
+        log(`${scenario.name}: ${rate} req/s for ${durationS}s after ${warmupS}s`);
+        const sampler = new RssSampler(pid);
+        const result = await runFixedRate({ url, rate, durationS, warmupS, connections, headers });
+        fixedRate.push({ ...result, rssMb: sampler.stop() });
+      }
+    }
+    log(
+      `${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections (${loader})`,
+    );
+    if (warmupS > 0) await runLoad({ url, connections, durationS: warmupS, headers });
     const cpuBefore = cpuSeconds(pid);
+    const sampler = new RssSampler(pid);
     const started = performance.now();
     const load = await runLoad({ url, connections, durationS, headers });
     const elapsedS = (performance.now() - started) / 1000;
     const cpuAfter = cpuSeconds(pid);
+    const peakRssMb = sampler.stop();
     if (!isRunning(target)) throw new Error(`${target.name} exited during the run`);
+    const cpuUsed = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
     return {
       ...load,
-      rssMb: rssMb(pid),
-      cpuPercent:
-        cpuBefore === undefined || cpuAfter === undefined
-          ? undefined
-          : (100 * (cpuAfter - cpuBefore)) / elapsedS,
+      readyMs,
+      idleRssMb,
+      rssMb: peakRssMb,
+      cpuPercent: cpuUsed === undefined ? undefined : (100 * cpuUsed) / elapsedS,
+      cpuUsPerRequest:
+        cpuUsed === undefined || load.requests === 0 ? undefined : (cpuUsed * 1e6) / load.requests,
+      fixedRate,
       load1: loadavg()[0],
     };
   } finally {
@@ -104,9 +146,12 @@ async function main(): Promise<number> {
     durationS,
     warmupS,
     rounds,
+    loader,
+    pinning: pinningNote(),
+    rates,
     loadBefore: loadavg()[0],
   };
-  log(`${scenarios.length} rows x ${rounds} round(s) on ${info.cpus}; loader, upstream and proxy share them`);
+  log(`${scenarios.length} rows x ${rounds} round(s) on ${info.cpus}, loader ${loader}; ${pinningNote()}`);
   if (info.loadBefore > cpus().length / 2) {
     log(
       `warning: 1-minute load average is already ${info.loadBefore.toFixed(1)}: other work will skew the figures`,
@@ -115,7 +160,8 @@ async function main(): Promise<number> {
 
   const upstreamPort = await freePort();
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
-  const upstream = startNode('upstream', ['bench/upstream.ts'], {
+  const [upstreamCommand, upstreamArgs] = pinned('others', process.execPath, ['bench/upstream.ts']);
+  const upstream = startProcess('upstream', upstreamCommand, upstreamArgs, {
     env: { PORT: String(upstreamPort) },
     logFile: join(WORK, 'upstream.log'),
     cwd: ROOT,
@@ -125,11 +171,18 @@ async function main(): Promise<number> {
   // Round by round rather than row by row, so a burst of outside load spreads over all rows.
   const runs = new Map<Scenario, Measurement[]>(scenarios.map((s) => [s, []]));
   const failures = new Map<Scenario, string>();
+  const skipped = new Map<Scenario, string>();
+  for (const scenario of scenarios) {
+    if (scenario.requires && !installed(scenario.requires)) {
+      skipped.set(scenario, `${scenario.requires} is not installed`);
+      log(`${scenario.name}: skipped, ${scenario.requires} is not installed`);
+    }
+  }
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) log(`round ${round} of ${rounds}`);
     for (const scenario of scenarios) {
       if (interrupted) return 130;
-      if (failures.has(scenario)) continue;
+      if (failures.has(scenario) || skipped.has(scenario)) continue;
       try {
         runs.get(scenario)!.push(await measure(scenario, upstream, upstreamUrl));
       } catch (error) {
@@ -141,6 +194,8 @@ async function main(): Promise<number> {
 
   const rows: RowResult[] = scenarios.map((scenario) => {
     const row = { name: scenario.name, what: scenario.what, baseline: scenario.baseline ?? false };
+    const skip = skipped.get(scenario);
+    if (skip) return { ...row, skipped: skip };
     const error = failures.get(scenario);
     return error ? { ...row, error } : { ...row, ...median(runs.get(scenario)!) };
   });
@@ -151,12 +206,14 @@ async function main(): Promise<number> {
   writeJson(jsonFile, info, rows);
   console.log(`\nGatehouse bench, ${info.date}, Node ${info.node}, ${info.cpus}`);
   console.log(
-    `${connections} connections, ${durationS}s per row after a ${warmupS}s warm-up, ` +
-      `${rounds > 1 ? `median of ${rounds} rounds, ` : ''}GET ${PATH}; ` +
+    `${loader}, ${connections} connections, ${durationS}s per row after a ${warmupS}s warm-up, ` +
+      `${rounds > 1 ? `median of ${rounds} rounds, ` : ''}GET ${PATH}; ${info.pinning}; ` +
       `load average ${info.loadBefore.toFixed(1)} before, ${info.loadAfter.toFixed(1)} after\n`,
   );
   console.log(table(rows));
-  console.log(`\nMarkdown:\n\n${markdown(rows)}\n\nJSON: ${jsonFile}`);
+  const latency = fixedRateTable(rows);
+  if (latency) console.log(`\nFixed rate (open loop, latency from when each request was due):\n\n${latency}`);
+  console.log(`\nMarkdown:\n\n${markdown(rows)}\n\n${fixedRateMarkdown(rows)}\n\nJSON: ${jsonFile}`);
   return failures.size > 0 ? 1 : 0;
 }
 

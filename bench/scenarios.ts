@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Fixtures } from './fixtures.ts';
+import { caddy, haproxy, nginx } from './native-proxies.ts';
+import type { Placement } from './pin.ts';
 
 export interface BenchContext {
   root: string; // repo root: children run from here
@@ -17,7 +19,9 @@ export interface BenchContext {
 }
 
 export interface Launch {
-  args: string[]; // `node <args>`, run with the pinned Node
+  /** The program; absent: the pinned Node that runs the bench. */
+  command?: string;
+  args: string[];
   env?: Record<string, string>;
   readyUrl: string; // answers 200 once the process serves
 }
@@ -32,6 +36,12 @@ export interface Scenario {
   headers?: (ctx: BenchContext) => Headers | Promise<Headers>;
   /** The row every other row's req/s is compared to. */
   baseline?: boolean;
+  /** A program the row needs; when it is not installed the row is skipped with a note. */
+  requires?: string;
+  /** Also measured in the fixed-rate latency mode (p50/p99/p99.9 and RSS at set rates). */
+  fixedRate?: boolean;
+  /** Cores the process under test may use (see pin.ts): one of its own by default. */
+  placement?: Placement;
 }
 
 /** Every row requests this path; the gateway's route strips /api, the others pass it on. */
@@ -50,12 +60,24 @@ function peer(name: string, what: string, file: string, baseline = false): Scena
   };
 }
 
+/**
+ * Extra Node flags for the gateway rows only: BENCH_NODE_FLAGS (e.g. V8 heap settings to
+ * compare), and with BENCH_PROFILE=1 a CPU profile per row in .bench/profiles/ (written
+ * when the gateway exits; read it with `node bench/profile-top.ts <file>`).
+ */
+const GATEWAY_NODE_FLAGS = [
+  ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.bench/profiles'] : []),
+];
+
 const ROUTE = { path: '/api', service: 'upstream', strip_prefix: true };
 
 interface GatewayVariant {
   /** Top-level config sections replacing the base ones (log, routes, auth, rate_limit...). */
   config?: (ctx: BenchContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
   headers?: Scenario['headers'];
+  fixedRate?: boolean;
+  placement?: Placement;
 }
 
 /** The gateway (real CLI) with a generated config: one route to the upstream, plus the variant. */
@@ -64,6 +86,8 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
     name,
     what,
     headers: variant.headers,
+    fixedRate: variant.fixedRate,
+    placement: variant.placement,
     launch: async (ctx) => {
       const config = {
         server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s' },
@@ -76,7 +100,7 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       const file = join(ctx.workDir, `${name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, stringify(config));
       return {
-        args: ['src/cli.ts', 'start', '--config', file],
+        args: [...GATEWAY_NODE_FLAGS, 'src/cli.ts', 'start', '--config', file],
         readyUrl: `http://127.0.0.1:${ctx.port}/ready`,
       };
     },
@@ -92,9 +116,49 @@ const UNREACHED_LIMITS = {
   per_client_burst: 1_000_000,
 };
 
+const ORIGIN = 'https://app.example';
+
+/**
+ * Everything a production route runs: cached remote auth, memory rate limits (global and
+ * per client), CORS on a cross-origin request, the access log (to a file), metrics, the
+ * breaker and active health checks on the instance.
+ */
+async function wholeChain(ctx: BenchContext): Promise<Record<string, unknown>> {
+  return {
+    log: { level: 'info', access_log: true },
+    services: {
+      upstream: {
+        url: ctx.upstreamUrl,
+        health_check: { path: '/health', interval: '2s', timeout: '1s' },
+        circuit_breaker: { interval: '10s', timeout: '5s' },
+      },
+    },
+    auth: { mode: 'remote', verify_url: `${(await ctx.fixtures.auth()).url}/auth/verify`, cache_ttl: '5m' },
+    rate_limit: { ...UNREACHED_LIMITS, store: 'memory' },
+    cors: { allowed_origins: [ORIGIN] },
+    routes: [{ ...ROUTE, auth: 'required' }],
+  };
+}
+
+const wholeChainHeaders = async (ctx: BenchContext): Promise<Headers> => ({
+  authorization: `Bearer ${(await ctx.fixtures.auth()).token}`,
+  origin: ORIGIN,
+});
+
+function native(name: string, what: string, binary: string, launch: Scenario['launch']): Scenario {
+  return { name, what, requires: binary, launch };
+}
+
 export const SCENARIOS: Scenario[] = [
-  { name: 'upstream (direct)', what: 'no proxy: what the upstream and the loader manage together' },
-  peer('bare proxy', 'node:http + undici pool, ~30 lines: the ceiling', 'bare-proxy.ts', true),
+  {
+    name: 'upstream (direct)',
+    what: 'no proxy: what the upstream and the loader manage together',
+    fixedRate: true,
+  },
+  {
+    ...peer('bare proxy', 'node:http + undici pool, ~30 lines: the ceiling', 'bare-proxy.ts', true),
+    fixedRate: true,
+  },
   gateway('gateway', 'Gatehouse, plain route: no auth, no rate limit, access log off'),
   gateway('gateway + access log', 'plain route with the JSON access log on (to a file)', {
     config: () => ({ log: { level: 'info', access_log: true } }),
@@ -118,6 +182,14 @@ export const SCENARIOS: Scenario[] = [
       }),
     },
   ),
+  gateway(
+    'gateway, whole chain',
+    'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
+    { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
+  ),
+  native('caddy', 'Caddy reverse_proxy, GOMAXPROCS=1, no access log', 'caddy', caddy),
+  native('nginx', 'nginx proxy_pass, one worker, upstream keep-alive, no access log', 'nginx', nginx),
+  native('haproxy', 'HAProxy, one thread, http-reuse always, no log', 'haproxy', haproxy),
   peer('node-http-proxy', 'http-proxy with a keep-alive agent: the peer', 'node-http-proxy.ts'),
   peer('fastify + undici', 'Fastify catch-all + undici pool: what the framework costs', 'fastify-proxy.ts'),
 ];

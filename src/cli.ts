@@ -1,11 +1,11 @@
 // gatehouse start | validate | schema. Exit codes: 0 ok, 1 invalid config or failed start, 2 usage.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
+import { ConfigError, formatProblem } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
 import { stdoutDestination } from './observability/logger.ts';
-import { loadTlsMaterial } from './tls/certificates.ts';
+import { compileFile } from './runtime/compile.ts';
 
 const USAGE = `Usage:
   gatehouse start    [--config FILE]   run the gateway (default: $GATEHOUSE_CONFIG, then ./gateway.yaml)
@@ -53,15 +53,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Runs the compile step start and reload run, so a file that passes here is one they accept. */
 async function validate(configFile: string): Promise<number> {
   try {
-    const { config, ignoredVariables } = await loadConfigFile(configFile);
+    const { plan, ignoredVariables } = await compileFile(configFile);
     for (const variable of ignoredVariables)
       process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
-    // The certificate files are checked as start checks them: what start refuses, validate refuses.
-    const tls = loadTlsMaterial(config);
-    if (tls.problems.length > 0) throw new ConfigError(configFile, tls.problems);
-    for (const warning of tls.warnings)
+    for (const warning of plan.tlsWarnings)
       process.stderr.write(`warning: ${formatProblem(configFile, warning)}\n`);
     process.stdout.write(`${configFile}: valid\n`);
     return 0;

@@ -3,6 +3,7 @@
 export const ERROR_CATALOG = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
+  FORBIDDEN: { status: 403, message: 'The request is not allowed' },
   HTTPS_REQUIRED: {
     status: 403,
     message: 'Credentials are only accepted over HTTPS; this one arrived over plain HTTP',
@@ -17,6 +18,7 @@ export const ERROR_CATALOG = {
   BAD_GATEWAY: { status: 502, message: 'The upstream service answered badly or not at all' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'No healthy instance of the upstream service is available' },
   AUTH_UNAVAILABLE: { status: 503, message: 'The authentication service is unavailable' },
+  POLICY_TIMEOUT: { status: 503, message: 'A policy of this route did not decide in time' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,23 +1,25 @@
 // Composition root: config, logger, metrics, registry, runtime, listeners, reload and
 // shutdown. Tests start gateways through startGateway exactly as the CLI does.
+// Start is compile then apply, like every reload (runtime/compile.ts, runtime/apply.ts).
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
-import { ConfigError, formatProblem, loadConfigFile } from './config/load.ts';
+import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
 import { createLoggers, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
-import { buildRuntime } from './runtime/build.ts';
+import { apply } from './runtime/apply.ts';
+import { compileFile } from './runtime/compile.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
+import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { PublicListeners } from './server/public-listeners.ts';
 import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
-import { loadTlsMaterial, type TlsLoad } from './tls/certificates.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -30,12 +32,7 @@ export interface GatewayOptions {
   readonly watch?: boolean;
 }
 
-export interface ReloadResult {
-  readonly ok: boolean;
-  readonly errors?: readonly string[];
-  /** Keys whose change needs a restart and was not applied. */
-  readonly restartRequired?: readonly string[];
-}
+export type { ReloadResult } from './runtime/reload.ts';
 
 export interface Gateway {
   /** The listener on server.port: https:// when that port speaks TLS. */
@@ -52,49 +49,27 @@ export interface Gateway {
   shutdown(): Promise<void>;
 }
 
-/** Settings bound to listeners or processes: a reload can't change them. */
-const STATIC_KEYS = [
-  'server.host',
-  'server.port',
-  'server.headers_timeout',
-  'server.request_timeout',
-  'server.keep_alive_timeout',
-  'server.max_header_size',
-  'server.max_connections',
-  'server.http2',
-  'server.http2_max_concurrent_streams',
-  'server.http2_max_resets',
-  'server.http2_reset_window',
-  'server.redirect_http_port',
-  'server.hsts',
-  'server.tls.port',
-  'server.tls.client_ca_file',
-  'server.tls.ticket_key_rotation',
-  'admin',
-  'log',
-] as const;
-
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
-  const loaded = await loadConfigFile(options.configFile, env);
-  const config = loaded.config;
-  const tls = checkedTls(options.configFile, config);
+  const { plan, ignoredVariables, source } = await compileFile(options.configFile, env);
+  const config = plan.config;
   const { logger, accessLog } = createLoggers(config.log.level, options.logDestination);
-  for (const warning of tls.warnings) logger.warn({ path: warning.path }, warning.message);
-  for (const variable of loaded.ignoredVariables) {
+  for (const warning of plan.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
+  for (const variable of ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
   }
 
   let metrics: GatewayMetrics | undefined;
   const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
   metrics = new GatewayMetrics(registry.upstreams);
-  const holder = new RuntimeHolder(buildRuntime(config, registry));
+  const holder = new RuntimeHolder();
+  apply(plan, registry, holder);
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
   const listeners = new PublicListeners(
     config,
-    tls.material.server,
+    plan.tls.server,
     {
       request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
       shouldUpgrade: shouldTunnel(holder),
@@ -102,42 +77,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     { logger, metrics, watch: options.watch !== false },
   );
-  let reloading: Promise<ReloadResult> | undefined;
-  const reload = (): Promise<ReloadResult> => {
-    // Reloads are serialized: two SIGHUPs in a row must not interleave two builds.
-    const run = (reloading ?? Promise.resolve()).then(() => reloadOnce());
-    reloading = run.finally(() => {
-      if (reloading === run) reloading = undefined;
-    }) as Promise<ReloadResult>;
-    return run;
-  };
-  const reloadOnce = async (): Promise<ReloadResult> => {
-    try {
-      const next = await loadConfigFile(options.configFile, env);
-      const nextTls = checkedTls(options.configFile, next.config);
-      const restartRequired: string[] = STATIC_KEYS.filter(
-        (key) => JSON.stringify(pick(next.config, key)) !== JSON.stringify(pick(config, key)),
-      );
-      if (!config.server.tls !== !next.config.server.tls) restartRequired.push('server.tls');
-      holder.swap(buildRuntime(next.config, registry));
-      listeners.applyConfig(next.config, nextTls.material.server);
-      for (const warning of nextTls.warnings) logger.warn({ path: warning.path }, warning.message);
-      metrics!.reloaded(true);
-      logger.info(
-        { restart_required: restartRequired.length > 0 ? restartRequired : undefined },
-        'configuration reloaded',
-      );
-      return { ok: true, restartRequired };
-    } catch (error) {
-      metrics!.reloaded(false);
-      const errors =
-        error instanceof ConfigError
-          ? error.problems.map((p) => formatProblem(error.file, p))
-          : [String(error)];
-      logger.error({ errors }, 'configuration reload failed; the running configuration stays in force');
-      return { ok: false, errors };
-    }
-  };
+  const reload = createReloader({
+    configFile: options.configFile,
+    env,
+    started: config,
+    registry,
+    holder,
+    metrics,
+    logger,
+    onApplied: (next) => {
+      for (const warning of next.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
+      listeners.applyConfig(next.config, next.tls.server);
+    },
+  });
 
   const adminServer = config.admin.enabled
     ? createAdminServer({
@@ -149,8 +101,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     : undefined;
 
   try {
-    await listeners.listen();
-    if (adminServer) await listen(adminServer, config.admin.port, config.admin.host);
+    await listeners.listen((server, port, key) =>
+      listen(server, { port, host: config.server.host }, key, source),
+    );
+    if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
     listeners.close();
     for (const listener of listeners.all) listener.close();
@@ -191,6 +145,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       adminServer,
       tunnels,
       registry,
+      holder,
       lifecycle,
       holder.current.config.server.shutdown_timeout,
       logger,
@@ -217,6 +172,7 @@ async function drain(
   adminServer: Server | undefined,
   tunnels: UpgradeHandler,
   registry: GatewayRegistry,
+  holder: RuntimeHolder,
   lifecycle: { draining: boolean },
   timeoutMs: number,
   logger: Logger,
@@ -245,31 +201,44 @@ async function drain(
   }
   adminServer?.closeAllConnections();
   adminServer?.close();
+  // Requests cut at the deadline never released their snapshot: retire what it held now.
+  holder.retireAll();
   await registry.close();
   logger.info('gateway stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }
 
-async function listen(server: Server, port: number, host: string): Promise<void> {
-  server.listen(port, host);
-  await once(server, 'listening');
-}
-
-/** The config's certificate files, read and checked: refused the same way as a schema error. */
-function checkedTls(configFile: string, config: Config): TlsLoad {
-  const tls = loadTlsMaterial(config);
-  if (tls.problems.length > 0) throw new ConfigError(configFile, tls.problems);
-  return tls;
+/**
+ * Binds a listener. A port that cannot be had (in use, not allowed) is the operator's
+ * to fix in the config, so it is reported as a problem of the key that chose it.
+ */
+async function listen(
+  server: Server | PublicListener,
+  address: { readonly port: number; readonly host: string },
+  key: readonly string[],
+  source: ConfigSource,
+): Promise<void> {
+  server.listen(address.port, address.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is already in use'
+        : code === 'EACCES'
+          ? 'may not be bound by this user'
+          : code === 'EADDRNOTAVAIL'
+            ? 'names an address this host does not have'
+            : `cannot be listened on (${(error as Error).message})`;
+    throw new ConfigError(source.file, [
+      { path: key.join('.'), message: `${address.host}:${address.port} ${why}`, ...source.locate(key) },
+    ]);
+  }
 }
 
 function urlOf(server: Server): string {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
-}
-
-function pick(config: Config, path: string): unknown {
-  return path
-    .split('.')
-    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
 }

@@ -3,7 +3,12 @@
 // X-User-Roles comma-joined), so every value is checked here, once, before it is
 // cached: a value that could split a header, be trimmed into another value, or make
 // Node's setHeader throw is refused, never cleaned up.
-import type { Identity } from '../policies/policy.ts';
+
+/** Who a request acts for, once a credential was verified: a user (bearer token) or a consumer (API key). */
+export interface Identity {
+  readonly userId: string;
+  readonly roles: readonly string[];
+}
 
 export const MAX_USER_ID_LENGTH = 256;
 export const MAX_ROLE_LENGTH = 128;

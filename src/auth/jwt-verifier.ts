@@ -4,53 +4,18 @@
 // when configured. A bad token is UNAUTHORIZED; keys that cannot be had are
 // AUTH_UNAVAILABLE.
 //
-// JWKS: jose's remote set caches the keys (refetched after JWKS_MAX_AGE_MS) and
-// fetches again on an unknown kid at most once per jwks_cooldown. Its fetches go
-// through the same call rate limit and circuit breaker as remote mode. When a fetch
-// fails, the last keys fetched still verify tokens whose kid they hold: an outage of
-// the JWKS endpoint does not lock out users whose keys the gateway already knows.
-// Only a token that needs a key the gateway does not have becomes AUTH_UNAVAILABLE.
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
-  type ExportedJWKSCache,
-  errors,
-  type FetchImplementation,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwksCache,
-  jwtVerify,
-} from 'jose';
-import type { Logger } from 'pino';
-import { Agent, fetch as undiciFetch } from 'undici';
-import type { Clock } from '../clock.ts';
+// The keys come from static-key.ts (auth.public_key) or jwks-keys.ts (auth.jwks_url,
+// fetched, cached and guarded there). When a JWKS fetch fails, the last keys fetched
+// still verify tokens whose kid they hold; only a token that needs a key the gateway
+// does not have becomes AUTH_UNAVAILABLE.
+import { errors, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { AuthConfig } from '../config/schema.ts';
-import { type CallGuard, createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims } from './identity.ts';
-import {
-  AuthUnavailableError,
-  type Verdict,
-  type Verifier,
-  type VerifyCallResult,
-  type VerifyRequest,
-} from './verifier.ts';
+import { createJwksKeys, type JwksDeps } from './jwks-keys.ts';
+import { staticKey } from './static-key.ts';
+import { AuthUnavailableError, type Verdict, type Verifier, type VerifyRequest } from './verifier.ts';
 
-/** jose's default: keys older than this are fetched again before use. */
-export const JWKS_MAX_AGE_MS = 10 * 60_000;
-
-type Algorithm = AuthConfig['algorithms'][number];
-
-export interface JwtVerifierDeps {
-  readonly logger: Logger;
-  readonly clock: Clock;
-  /** Overrides JWKS_MAX_AGE_MS (tests of the stale-keys fallback). */
-  readonly jwksMaxAgeMs?: number;
-  readonly onCall?: (result: VerifyCallResult) => void;
-}
+export type JwtVerifierDeps = JwksDeps;
 
 /** How a failed jose verification is answered. */
 type Failure = 'invalid' | 'unknown_key' | 'unavailable';
@@ -66,7 +31,7 @@ export function createJwtVerifier(config: AuthConfig, deps: JwtVerifierDeps): Ve
   const claimNames: ClaimNames = { userId: [config.user_id_claim], roles: [config.roles_claim] };
   const keys = config.public_key !== undefined ? staticKey(config.public_key, config.algorithms) : undefined;
   const algorithms = keys?.algorithms ?? config.algorithms;
-  const jwks = config.jwks_url !== undefined && keys === undefined ? remoteKeys(config, deps) : undefined;
+  const jwks = config.jwks_url !== undefined && keys === undefined ? createJwksKeys(config, deps) : undefined;
   if (keys === undefined && jwks === undefined)
     throw new Error('auth: jwt mode needs jwks_url or public_key');
 
@@ -187,118 +152,4 @@ async function verifyWithKeySet(
     }
     throw new errors.JWSSignatureVerificationFailed();
   }
-}
-
-interface StaticKey {
-  readonly key: KeyObject;
-  /** The configured algorithms this key can verify. */
-  readonly algorithms: Algorithm[];
-}
-
-/**
- * Imports a PEM public key at config time (a bad key fails the config, not requests)
- * and keeps only the algorithms that fit it, so a token whose alg does not match the
- * key type is refused by the allowlist instead of making jose throw a TypeError.
- */
-function staticKey(pem: string, allowed: readonly Algorithm[]): StaticKey {
-  const key = createPublicKey(pem);
-  const algorithms = allowed.filter((algorithm) => fitsKey(algorithm, key));
-  if (algorithms.length === 0) {
-    throw new Error(
-      `auth.public_key is a ${describeKey(key)} key; none of auth.algorithms (${allowed.join(', ')}) can use it`,
-    );
-  }
-  return { key, algorithms };
-}
-
-const EC_CURVES: Partial<Record<Algorithm, string>> = {
-  ES256: 'prime256v1',
-  ES384: 'secp384r1',
-  ES512: 'secp521r1',
-};
-
-function fitsKey(algorithm: Algorithm, key: KeyObject): boolean {
-  const type = key.asymmetricKeyType;
-  if (algorithm.startsWith('RS')) return type === 'rsa';
-  if (algorithm.startsWith('PS')) return type === 'rsa' || type === 'rsa-pss';
-  if (algorithm.startsWith('ES'))
-    return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === EC_CURVES[algorithm];
-  return algorithm === 'EdDSA' && type === 'ed25519';
-}
-
-function describeKey(key: KeyObject): string {
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  return curve ? `${key.asymmetricKeyType} ${curve}` : String(key.asymmetricKeyType);
-}
-
-interface RemoteKeys {
-  /** jose's caching, refetching key set. */
-  readonly current: JWTVerifyGetKey;
-  /** The keys of the last successful fetch, for when the endpoint fails. */
-  lastKnown(): JWTVerifyGetKey | undefined;
-  readonly guard: CallGuard;
-  readonly agent: Agent;
-}
-
-function remoteKeys(config: AuthConfig, deps: JwtVerifierDeps): RemoteKeys {
-  const agent = new Agent({
-    connections: 4,
-    keepAliveTimeout: 4000,
-    keepAliveMaxTimeout: 4000,
-    connectTimeout: config.timeout,
-  });
-  const guard = createCallGuard(config, deps.clock, deps.logger, 'JWKS endpoint');
-
-  const guardedFetch: FetchImplementation = async (url, init) => {
-    const admission = guard.acquire();
-    if (!admission.admitted) {
-      deps.onCall?.(admission.refusal);
-      throw new AuthUnavailableError(`JWKS fetch ${admission.refusal}`, {
-        refused: true,
-        retryAfterMs: admission.retryAfterMs,
-      });
-    }
-    try {
-      // jose hands over the global fetch's Headers; undici's fetch reads any iterable of pairs.
-      const headers = [...init.headers] as [string, string][];
-      const response = await undiciFetch(url, { ...init, headers, dispatcher: agent });
-      guard.record(admission.permit, response.status < 500);
-      deps.onCall?.(response.status === 200 ? 'jwks_ok' : response.status >= 500 ? 'error' : 'unusable');
-      if (response.status !== 200)
-        deps.logger.warn({ status: response.status }, 'JWKS endpoint answered without keys');
-      // undici's Response is the one Node's global fetch returns; only the types differ.
-      return response as unknown as Response;
-    } catch (error) {
-      guard.record(admission.permit, false);
-      deps.onCall?.('error');
-      deps.logger.warn({ err: error }, 'JWKS fetch failed');
-      throw error;
-    }
-  };
-
-  // jose writes every successful fetch into this slot; it is the stale-keys fallback.
-  const slot: Partial<ExportedJWKSCache> = {};
-  const current = createRemoteJWKSet(new URL(config.jwks_url!), {
-    timeoutDuration: config.timeout,
-    cooldownDuration: config.jwks_cooldown,
-    cacheMaxAge: deps.jwksMaxAgeMs ?? JWKS_MAX_AGE_MS,
-    [jwksCache]: slot as ExportedJWKSCache,
-    [customFetch]: guardedFetch,
-  });
-
-  let lastJwks: JSONWebKeySet | undefined;
-  let lastSet: JWTVerifyGetKey | undefined;
-  return {
-    current,
-    guard,
-    agent,
-    lastKnown() {
-      if (slot.jwks === undefined) return undefined;
-      if (slot.jwks !== lastJwks) {
-        lastJwks = slot.jwks;
-        lastSet = createLocalJWKSet(slot.jwks);
-      }
-      return lastSet;
-    },
-  };
 }

@@ -13,19 +13,20 @@
 //   anything else  (3xx, 400, 404, 429...) AUTH_UNAVAILABLE at once: a misconfigured
 //                  verify_url does not get better by asking again.
 //
-// Bounds: each attempt is cut at `timeout`; at most `retries` retries with full-jitter
-// backoff; the whole verification at verificationBudgetMs() (backoff.ts). The deadline
+// Bounds: each attempt is cut at `timeout`; at most `retries` retries with jittered
+// backoff; the whole verification at verificationBudgetMs() (retry-budget.ts). The deadline
 // is measured on the monotonic clock, because attempts and backoff run on real timers;
 // the injected clock drives the decisions tests move by hand (bucket, breaker, cache).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
+import { backoffDelay } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
-import { backoffDelayMs, verificationBudgetMs } from './backoff.ts';
 import { createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims, isSafeHeaderValue } from './identity.ts';
+import { AUTH_RETRY_BACKOFF, verificationBudgetMs } from './retry-budget.ts';
 import {
   AuthUnavailableError,
   type Verdict,
@@ -138,7 +139,7 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     let problem = 'no attempt made';
     for (let retry = 0; retry <= config.retries; retry++) {
       if (retry > 0) {
-        const delay = backoffDelayMs(retry, deps.random);
+        const delay = Math.floor(backoffDelay(retry, AUTH_RETRY_BACKOFF, deps.random));
         if (performance.now() + delay >= deadline) break;
         try {
           await sleep(delay, undefined, { signal: lifetime.signal });

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
-import type { Identity } from '../policies/policy.ts';
+import type { Identity } from './identity.ts';
 
 export interface VerificationCacheOptions {
   readonly maxEntries: number;

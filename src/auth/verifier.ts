@@ -2,8 +2,9 @@
 // two ways of deciding a token: asking the auth service (remote) or checking a JWT
 // signature locally (jwt). A verifier answers valid or invalid, or throws
 // AuthUnavailableError when it cannot decide; the authenticator never fails open.
-import type { Identity } from '../policies/policy.ts';
+
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
+import type { Identity } from './identity.ts';
 
 export type Verdict =
   | {

@@ -31,10 +31,23 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where a config came from: the file, and for any path the line (or variable) that set it. */
+export interface ConfigSource {
+  readonly file: string;
+  locate(path: readonly (string | number)[]): { line?: number; variable?: string };
+}
+
 export interface LoadedConfig {
   readonly config: Config;
   /** Environment variables that look like overrides but name no key. */
   readonly ignoredVariables: readonly string[];
+  /** For checks after the schema (runtime/compile.ts): names the line of each problem. */
+  readonly source: ConfigSource;
+}
+
+/** A source without a file, for configs built in code: problems carry paths only. */
+export function inlineSource(name = '(config)'): ConfigSource {
+  return { file: name, locate: () => ({}) };
 }
 
 export function formatProblem(file: string, problem: ConfigProblem): string {
@@ -85,7 +98,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       result.error.issues.flatMap((issue) => toProblems(issue, merged, doc, lines, overrides)),
     );
   }
-  return { config: deepFreeze(result.data), ignoredVariables: unmatched };
+  return {
+    config: deepFreeze(result.data),
+    ignoredVariables: unmatched,
+    source: { file, locate: (path) => locate(doc, lines, overrides, path) },
+  };
 }
 
 function toProblems(

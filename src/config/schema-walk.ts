@@ -13,6 +13,7 @@ interface Def {
   type: string;
   innerType?: z.ZodType;
   in?: z.ZodType;
+  out?: z.ZodType;
   shape?: Record<string, z.ZodType>;
   valueType?: z.ZodType;
   element?: z.ZodType;
@@ -33,7 +34,9 @@ export function describeNode(schema: z.ZodType): SchemaNode {
     ) {
       def = defOf(def.innerType);
     } else if (def.type === 'pipe' && def.in) {
-      def = defOf(def.in);
+      // A pipe into an enum (a case-folded string) is that enum; any other pipe is what it reads.
+      const out = def.out && defOf(def.out);
+      def = out?.type === 'enum' ? out : defOf(def.in);
     } else {
       break;
     }

@@ -2,6 +2,7 @@
 // printed by `gatehouse schema`, the environment overrides (config/env.ts) and the
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
+import { orderProblems } from '../policies/order.ts';
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.ts';
 
 /** A duration string (`250ms`, `30s`, `5m`) parsed to milliseconds. */
@@ -27,9 +28,18 @@ function size(fallback: string, description: string) {
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  // `127.0.0.1:3001` and `localhost` are the usual slips: say what is missing.
+  error: (issue) =>
+    typeof issue.input === 'string' && !issue.input.includes('://')
+      ? `expected an http:// or https:// URL; "${issue.input}" has no scheme (http://${issue.input}?)`
+      : 'expected an http:// or https:// URL',
+});
 /** An upstream instance: scheme, host, port and an optional base path; nothing that would be silently dropped. */
 const instanceUrl = httpUrl.refine((text) => {
+  // Refinements run even when the URL check failed; that failure is already reported.
+  if (!URL.canParse(text)) return true;
   const url = new URL(text);
   return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
 }, 'an instance URL takes no query, fragment or credentials');
@@ -155,7 +165,7 @@ export const serviceSchema = z
   })
   .superRefine((service, ctx) => {
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
-    const origins = listed.map((url) => new URL(url).origin);
+    const origins = listed.filter((url) => URL.canParse(url)).map((url) => new URL(url).origin);
     const repeated = origins.find((origin, index) => origins.indexOf(origin) !== index);
     if (repeated) {
       ctx.addIssue({
@@ -184,6 +194,12 @@ const routeRateLimitSchema = z
     per_client_burst: positiveInt
       .optional()
       .describe('Bucket size for each client on this route (default: 2 x per_client).'),
+    key: z
+      .enum(['client', 'ip', 'user'])
+      .default('client')
+      .describe(
+        'Who gets a bucket on this route: client (the user once auth found one, else the address), ip (always the address), user (the identity: needs auth: required and rate_limit after auth in policies).',
+      ),
   })
   .describe('A per-client limit for this route, applied on top of the global ones.');
 
@@ -218,6 +234,17 @@ export const routeSchema = z.strictObject({
     .default(false)
     .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
   rate_limit: routeRateLimitSchema.optional(),
+  roles: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('The identity must hold one of these roles, else 403 FORBIDDEN (needs auth on the route).'),
+  policies: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a policy name'))
+    .optional()
+    .describe(
+      'Order of the policies on this route: built-ins (cors, ip, auth, roles, rate_limit) and plugin names. Absent: cors, ip, auth, roles, rate_limit. Every built-in that applies to the route must be listed.',
+    ),
 });
 
 export const authSchema = z
@@ -464,7 +491,13 @@ const adminSchema = z
 
 const logSchema = z
   .strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Least severe level written.'),
+    level: z
+      .string()
+      .regex(/^(debug|info|warn|error)$/i, 'expected debug, info, warn or error')
+      .toLowerCase()
+      .pipe(z.enum(['debug', 'info', 'warn', 'error']))
+      .default('info')
+      .describe('Least severe level written (any case: DEBUG is debug).'),
     access_log: z.boolean().default(true).describe('One JSON line per request.'),
   })
   .prefault({});
@@ -512,6 +545,22 @@ export const configSchema = z
               message: 'a route rate_limit needs a rate_limit section',
             });
           }
+          const problems = orderProblems({
+            policies: route.policies,
+            authMode: route.auth ?? (config.auth ? 'required' : 'none'),
+            roles: route.roles,
+            rateLimitKey: route.rate_limit?.key,
+            hasCors: config.cors !== undefined,
+            hasRateLimit: config.rate_limit !== undefined,
+            pluginNames: pluginNamesOf(config.plugins),
+          });
+          for (const problem of problems) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', index, ...problem.path],
+              message: problem.message,
+            });
+          }
         });
         const seen = new Map<string, number>();
         config.routes.forEach((route, index) => {
@@ -532,9 +581,18 @@ export const configSchema = z
 
 interface CrossCheckedConfig {
   readonly services: Readonly<Record<string, unknown>>;
-  readonly routes: readonly Pick<RouteConfig, 'path' | 'service' | 'auth' | 'rate_limit' | 'host'>[];
+  readonly routes: readonly Pick<
+    RouteConfig,
+    'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
+  >[];
   readonly auth?: unknown;
   readonly rate_limit?: unknown;
+  readonly cors?: unknown;
+  readonly plugins?: unknown;
+}
+
+function pluginNamesOf(plugins: unknown): string[] {
+  return typeof plugins === 'object' && plugins !== null ? Object.keys(plugins) : [];
 }
 
 function hasCheckableShape(value: unknown): boolean {

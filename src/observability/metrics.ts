@@ -4,7 +4,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { BREAKER_STATE_VALUE, type BreakerState } from '../upstream/circuit-breaker.ts';
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const OTHER_METHOD = KNOWN_METHODS.length;
+
+/** One route's metric children: its histogram, and its counters by method and status. */
+interface RouteChildren {
+  readonly duration: Histogram.Internal<'route'>;
+  /** Keyed by status * 8 + method index: a number, so a lookup neither builds nor hashes a string. */
+  readonly requests: Map<number, Counter.Internal>;
+}
 
 export interface UpstreamStatusSource {
   status(): Record<
@@ -20,10 +28,11 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #routes = new Map<string, RouteChildren>();
+  readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
+  readonly #rejectionChildren = new Map<string, Counter.Internal>();
   readonly #tlsReloads: Counter<'result'>;
   readonly #rapidResets: Counter;
-  readonly #requestChildren = new Map<string, Counter.Internal>();
-  readonly #durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
   constructor(upstreams: UpstreamStatusSource) {
     const registers = [this.registry];
@@ -70,6 +79,12 @@ export class GatewayMetrics {
       help: 'HTTP/2 connections sent GOAWAY for cancelling too many streams (rapid reset).',
       registers,
     });
+    this.#policyRejections = new Counter({
+      name: 'gatehouse_policy_rejections_total',
+      help: 'Requests a policy answered itself, by route, policy and error code (or status of its own reply).',
+      labelNames: ['route', 'policy', 'code'],
+      registers,
+    });
     const perInstance = (
       name: string,
       help: string,
@@ -100,20 +115,21 @@ export class GatewayMetrics {
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-    const key = `${route}\u0000${methodLabel}\u0000${status}`;
-    let counter = this.#requestChildren.get(key);
-    if (!counter) {
+    let children = this.#routes.get(route);
+    if (children === undefined) {
+      children = { duration: this.#duration.labels(route), requests: new Map() };
+      this.#routes.set(route, children);
+    }
+    const methodIndex = methodIndexOf(method);
+    const key = status * 8 + methodIndex;
+    let counter = children.requests.get(key);
+    if (counter === undefined) {
+      const methodLabel = methodIndex === OTHER_METHOD ? 'OTHER' : KNOWN_METHODS[methodIndex];
       counter = this.#requests.labels(route, methodLabel, String(status));
-      this.#requestChildren.set(key, counter);
+      children.requests.set(key, counter);
     }
     counter.inc();
-    let histogram = this.#durationChildren.get(route);
-    if (!histogram) {
-      histogram = this.#duration.labels(route);
-      this.#durationChildren.set(route, histogram);
-    }
-    histogram.observe(seconds);
+    children.duration.observe(seconds);
   }
 
   reloaded(success: boolean): void {
@@ -132,7 +148,24 @@ export class GatewayMetrics {
     this.#rapidResets.inc();
   }
 
+  policyRejected(route: string, policy: string, code: string): void {
+    const key = `${route}\u0000${policy}\u0000${code}`;
+    let counter = this.#rejectionChildren.get(key);
+    if (!counter) {
+      counter = this.#policyRejections.labels(route, policy, code);
+      this.#rejectionChildren.set(key, counter);
+    }
+    counter.inc();
+  }
+
   authCall(result: string): void {
     this.#authCalls.inc({ result });
   }
+}
+
+function methodIndexOf(method: string): number {
+  // GET first: nearly every request is one.
+  if (method === 'GET') return 0;
+  const index = KNOWN_METHODS.indexOf(method);
+  return index === -1 ? OTHER_METHOD : index;
 }

@@ -5,7 +5,7 @@
 // the anonymous answer (and, say, caching it as if it were logged in). An auth service
 // that cannot decide is a 503 in both modes: never fail open.
 // Removing client-sent X-User-* headers and setting the identity headers upstream is
-// the forwarder's job; this step only fills ctx.identity.
+// the forwarder's job; this step only fills request.identity.
 //
 // Authorization is a singleton field, yet a client can send it twice. Node keeps only
 // the first in req.headers (what is verified) while the raw list, which is forwarded,
@@ -14,31 +14,34 @@
 import type { Authenticator } from '../auth/authenticator.ts';
 import { CHALLENGE_INVALID_TOKEN } from '../auth/bearer.ts';
 import { GatewayError } from '../errors.ts';
-import type { Policy } from './policy.ts';
+import type { BuiltinPolicy } from './policy.ts';
 
 export { isSafeHeaderValue, isSafeRole, isSafeUserId } from '../auth/identity.ts';
 
 export type AuthMode = 'required' | 'optional' | 'none';
 
-export function createAuthPolicy(mode: AuthMode, authenticator: Authenticator | undefined): Policy | null {
+export function createAuthPolicy(
+  mode: AuthMode,
+  authenticator: Authenticator | undefined,
+): BuiltinPolicy | null {
   if (mode === 'none') return null;
   if (authenticator === undefined) throw new Error(`auth: ${mode} needs an auth section`);
 
   if (mode === 'required') {
-    return async (ctx) => {
-      if (hasRepeatedAuthorization(ctx.req.rawHeaders)) throw repeatedCredentials();
-      ctx.identity = await authenticator.authenticate(ctx.req.headers.authorization, ctx.requestId);
+    return async (request) => {
+      if (hasRepeatedAuthorization(request.rawHeaders)) throw repeatedCredentials();
+      request.identity = await authenticator.authenticate(request.headers.authorization, request.requestId);
       return undefined;
     };
   }
 
-  return (ctx) => {
-    if (hasRepeatedAuthorization(ctx.req.rawHeaders)) throw repeatedCredentials();
-    const authorization = ctx.req.headers.authorization;
+  return (request) => {
+    if (hasRepeatedAuthorization(request.rawHeaders)) throw repeatedCredentials();
+    const authorization = request.headers.authorization;
     // Synchronous when anonymous: no promise on the common unauthenticated path.
     if (authorization === undefined || authorization === '') return undefined;
-    return authenticator.authenticate(authorization, ctx.requestId).then((identity) => {
-      ctx.identity = identity;
+    return authenticator.authenticate(authorization, request.requestId).then((identity) => {
+      request.identity = identity;
       return undefined;
     });
   };

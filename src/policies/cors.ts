@@ -2,7 +2,7 @@
 // matched exactly (or as *.domain with an anchored suffix), an arbitrary Origin is
 // never reflected with credentials, and every answer that varies by Origin says so.
 import type { CorsConfig } from '../config/schema.ts';
-import type { LocalReply, Policy, RequestContext } from './policy.ts';
+import type { LocalReply, Policy, PolicyRequest } from './policy.ts';
 
 export function isPreflight(method: string | undefined, headers: Record<string, unknown>): boolean {
   return (
@@ -29,6 +29,11 @@ export function createCorsPolicy(config: CorsConfig | undefined): Policy | null 
   const maxAge = String(Math.floor(config.max_age / 1000));
   const credentials = config.allow_credentials;
 
+  const allowOrigin = (request: PolicyRequest, origin: string): void => {
+    request.setResponseHeader('access-control-allow-origin', anyOrigin && !credentials ? '*' : origin);
+    if (credentials) request.setResponseHeader('access-control-allow-credentials', 'true');
+  };
+
   const allows = (origin: string): boolean => {
     if (anyOrigin) return true;
     const lower = origin.toLowerCase();
@@ -42,31 +47,34 @@ export function createCorsPolicy(config: CorsConfig | undefined): Policy | null 
     );
   };
 
-  return (ctx: RequestContext): LocalReply | undefined => {
-    const headers = ctx.req.headers;
+  return (request: PolicyRequest): LocalReply | undefined => {
+    const headers = request.headers;
     const origin = headers.origin;
-    const out = ctx.responseHeaders;
-    out.vary = 'Origin';
+    const preflight = isPreflight(request.method, headers);
     if (origin === undefined || !allows(origin)) {
       // Not a CORS request we accept: no CORS headers, so the browser keeps the answer from the page.
-      return isPreflight(ctx.req.method, headers) ? { status: 204 } : undefined;
+      request.setResponseHeader('vary', 'Origin');
+      return preflight ? { status: 204 } : undefined;
     }
-    out['access-control-allow-origin'] = anyOrigin && !credentials ? '*' : origin;
-    if (credentials) out['access-control-allow-credentials'] = 'true';
-    if (!isPreflight(ctx.req.method, headers)) {
-      out['access-control-expose-headers'] = exposeValue;
+    if (!preflight) {
+      request.setResponseHeader('vary', 'Origin');
+      allowOrigin(request, origin);
+      request.setResponseHeader('access-control-expose-headers', exposeValue);
       return undefined;
     }
     const requested = String(headers['access-control-request-method']).toUpperCase();
     if (!allowedMethods.has(requested)) {
-      delete out['access-control-allow-origin'];
-      delete out['access-control-allow-credentials'];
+      request.setResponseHeader('vary', 'Origin');
       return { status: 204 };
     }
-    out['access-control-allow-methods'] = methodsValue;
-    out['access-control-allow-headers'] = headersValue;
-    out['access-control-max-age'] = maxAge;
-    out.vary = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+    request.setResponseHeader(
+      'vary',
+      'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
+    );
+    allowOrigin(request, origin);
+    request.setResponseHeader('access-control-allow-methods', methodsValue);
+    request.setResponseHeader('access-control-allow-headers', headersValue);
+    request.setResponseHeader('access-control-max-age', maxAge);
     return { status: 204 };
   };
 }

@@ -5,6 +5,8 @@
 //   route        key `r:<host><path>:<client>`    route.rate_limit.per_client / per_client_burst (2x rate by default)
 // <client> is `u:<user id>` once auth found one (runs before this), else
 // `ip:<clientKey(clientIp)>` (IPv6 by /64). The host appears only on host-bound routes.
+// The route scope's `key` can pin it to the address (ip: a limit placed before auth to
+// protect the auth service) or to the identity (user: the config checks auth runs first).
 //
 // Every answer carries RateLimit-Limit/-Remaining/-Reset/-Policy (draft-ietf-httpapi-
 // ratelimit-headers-06) for the tightest scope; a 429 adds Retry-After. When the store
@@ -16,12 +18,15 @@ import { GatewayError } from '../errors.ts';
 import { clientKey } from '../ratelimit/client-key.ts';
 import type { BucketLimits } from '../ratelimit/gcra.ts';
 import type { BucketStore, TakeResult } from '../ratelimit/store.ts';
-import type { Policy, RequestContext } from './policy.ts';
+import type { Policy, PolicyRequest } from './policy.ts';
+
+/** Whose bucket a scope takes: one shared, or the client's (as found, by address, by identity). */
+type KeyBy = 'shared' | 'client' | 'ip' | 'user';
 
 interface Scope {
   /** Key of a shared bucket, or the prefix the client id is appended to. */
   readonly key: string;
-  readonly perClient: boolean;
+  readonly keyBy: KeyBy;
   readonly limits: BucketLimits;
   /** RateLimit-Limit value: the bucket size. */
   readonly limitHeader: string;
@@ -36,61 +41,66 @@ export function createRateLimitPolicy(
   store: BucketStore,
 ): Policy | null {
   const scopes: Scope[] = [];
-  if (config.global > 0) scopes.push(scope('g', false, config.global, config.global_burst));
-  if (config.per_client > 0) scopes.push(scope('c:', true, config.per_client, config.per_client_burst));
+  if (config.global > 0) scopes.push(scope('g', 'shared', config.global, config.global_burst));
+  if (config.per_client > 0) scopes.push(scope('c:', 'client', config.per_client, config.per_client_burst));
   if (route.rate_limit) {
-    const { per_client, per_client_burst } = route.rate_limit;
+    const { per_client, per_client_burst, key } = route.rate_limit;
     // At least 1: a burst below one token would refuse every request.
     const burst = per_client_burst ?? Math.max(1, Math.round(2 * per_client));
-    scopes.push(scope(`r:${route.host ?? ''}${route.path}:`, true, per_client, burst));
+    scopes.push(scope(`r:${route.host ?? ''}${route.path}:`, key ?? 'client', per_client, burst));
   }
   if (scopes.length === 0) return null;
 
   const limits: readonly BucketLimits[] = Object.freeze(scopes.map((s) => s.limits));
   const count = scopes.length;
-  const anyPerClient = scopes.some((s) => s.perClient);
+  const anyPerClient = scopes.some((s) => s.keyBy !== 'shared');
   // With only the global scope every request uses the same keys: build them once.
   const sharedKeys: readonly string[] | undefined = anyPerClient
     ? undefined
     : Object.freeze(scopes.map((s) => s.key));
 
-  const apply = (ctx: RequestContext, result: TakeResult): undefined => {
-    const headers = ctx.responseHeaders;
+  const apply = (request: PolicyRequest, result: TakeResult): undefined => {
     const shown = result.scope >= 0 ? scopes[result.scope] : undefined;
     if (shown !== undefined) {
-      headers['ratelimit-limit'] = shown.limitHeader;
-      headers['ratelimit-remaining'] = String(result.remaining);
-      headers['ratelimit-reset'] = String(Math.ceil(result.resetMs / 1000));
-      headers['ratelimit-policy'] = shown.policyHeader;
+      request.setResponseHeader('ratelimit-limit', shown.limitHeader);
+      request.setResponseHeader('ratelimit-remaining', String(result.remaining));
+      request.setResponseHeader('ratelimit-reset', String(Math.ceil(result.resetMs / 1000)));
+      request.setResponseHeader('ratelimit-policy', shown.policyHeader);
     }
     if (result.allowed) return undefined;
-    // The RateLimit-* headers ride on ctx.responseHeaders, which every error answer carries too.
+    // The RateLimit-* headers are response headers, which every error answer carries too.
     throw new GatewayError('RATE_LIMITED', {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
     });
   };
 
-  return (ctx) => {
+  return (request) => {
     let keys = sharedKeys;
     if (keys === undefined) {
-      const client =
-        ctx.identity !== undefined ? `u:${ctx.identity.userId}` : `ip:${clientKey(ctx.clientIp)}`;
+      const identity = request.identity;
+      const client = identity !== undefined ? `u:${identity.userId}` : `ip:${clientKey(request.clientIp)}`;
       const built = new Array<string>(count);
-      for (let i = 0; i < count; i++) built[i] = scopes[i].perClient ? scopes[i].key + client : scopes[i].key;
+      for (let i = 0; i < count; i++) {
+        const { key, keyBy } = scopes[i];
+        if (keyBy === 'shared') built[i] = key;
+        else if (keyBy === 'ip' && identity !== undefined)
+          built[i] = `${key}ip:${clientKey(request.clientIp)}`;
+        else built[i] = key + client;
+      }
       keys = built;
     }
     const result = store.take(keys, limits);
-    if (result instanceof Promise) return result.then((settled) => apply(ctx, settled));
-    return apply(ctx, result);
+    if (result instanceof Promise) return result.then((settled) => apply(request, settled));
+    return apply(request, result);
   };
 }
 
-function scope(key: string, perClient: boolean, rate: number, burst: number): Scope {
+function scope(key: string, keyBy: KeyBy, rate: number, burst: number): Scope {
   // Draft-06 wants whole seconds; rounding the window up never advertises more than the real rate.
   const window = Math.max(1, Math.ceil(burst / rate));
   return {
     key,
-    perClient,
+    keyBy,
     limits: Object.freeze({ rate, burst }),
     limitHeader: String(burst),
     policyHeader: `${burst};w=${window}`,

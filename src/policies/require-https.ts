@@ -4,18 +4,18 @@
 // X-Forwarded-Proto: https (tls/peer.ts).
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
-import type { Policy } from './policy.ts';
+import type { BuiltinPolicy } from './policy.ts';
 
 export function createRequireHttpsPolicy(
   auth: AuthConfig | undefined,
   /** Lower-cased names of the headers that carry credentials. */
   credentialHeaders: readonly string[] = ['authorization'],
-): Policy | null {
+): BuiltinPolicy | null {
   if (!auth?.require_https) return null;
-  return (ctx) => {
-    if (ctx.secure) return undefined;
+  return (request) => {
+    if (request.secure) return undefined;
     for (const name of credentialHeaders) {
-      if (ctx.req.headers[name] !== undefined) throw new GatewayError('HTTPS_REQUIRED');
+      if (request.headers[name] !== undefined) throw new GatewayError('HTTPS_REQUIRED');
     }
     return undefined;
   };

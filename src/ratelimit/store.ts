@@ -1,12 +1,12 @@
 // The contract between the rate-limit policy and where buckets live (this process, or
 // Redis shared by every gateway). One call decides a whole request, all its scopes at
 // once, so the Redis store costs one round trip per request whatever the scope count.
-import type { Clock } from '../clock.ts';
-import type { RateLimitConfig } from '../config/schema.ts';
+//
+// Only the contract lives here. Which implementation serves a config is decided by
+// the one that holds the store across reloads (src/runtime/registry.ts), as Traefik's
+// rate-limit middleware picks its limiter in its constructor: the implementations
+// import this file, never the other way round.
 import type { BucketLimits } from './gcra.ts';
-import { MemoryBucketStore } from './memory-store.ts';
-import type { StoreLogger } from './redis-store.ts';
-import { RedisBucketStore } from './redis-store.ts';
 
 /** What a store answers for one request checked against several buckets. */
 export interface TakeResult {
@@ -41,30 +41,4 @@ export interface BucketStore {
   take(keys: readonly string[], limits: readonly BucketLimits[]): TakeResult | Promise<TakeResult>;
   /** Releases the store: Redis closes its connection (later calls answer by on_store_error); memory drops its buckets. */
   close(): Promise<void>;
-}
-
-export interface StoreDeps {
-  readonly logger?: StoreLogger;
-  /** Called for every decision taken by on_store_error (Redis only: the memory store cannot fail), e.g. for a metric. */
-  readonly onStoreError?: (decision: 'allow' | 'deny', reason: StoreErrorReason) => void;
-  /** For the memory store's buckets and for log throttling; Redis buckets use Redis's clock. */
-  readonly clock?: Clock;
-}
-
-/**
- * rate_limit.store -> a store. It is long-lived state: a reload that keeps the store's
- * own settings must keep it, or every client would get a fresh bucket on each reload.
- */
-export function createBucketStore(config: RateLimitConfig, deps: StoreDeps = {}): BucketStore {
-  if (config.store === 'memory')
-    return new MemoryBucketStore({ maxEntries: config.max_clients, clock: deps.clock });
-  return new RedisBucketStore({
-    url: config.redis_url,
-    keyPrefix: config.key_prefix,
-    timeoutMs: config.redis_timeout,
-    fallback: config.on_store_error,
-    logger: deps.logger,
-    onStoreError: deps.onStoreError,
-    clock: deps.clock,
-  });
 }

@@ -1,18 +1,17 @@
-// build(config, registry) -> a frozen Runtime: everything a request needs, compiled
-// once per config. Long-lived state (pools, health, breakers, caches, Redis) comes
-// from the registry, so building a new snapshot on reload keeps it.
+// buildRuntime(plan, components) -> a frozen Runtime: everything a request needs,
+// assembled once per config from a compiled Plan (runtime/compile.ts) and the
+// long-lived components the registry handed out (pools, authenticator, rate-limit
+// store). Pure assembly: every check that can fail has already run in compile.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from '../config/schema.ts';
-import { createAuthPolicy } from '../policies/auth.ts';
+import { compileChain } from '../policies/chain.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
-import type { Policy } from '../policies/policy.ts';
-import { createRateLimitPolicy } from '../policies/rate-limit.ts';
-import { createRequireHttpsPolicy } from '../policies/require-https.ts';
-import { createClientAddressResolver } from '../proxy/client-address.ts';
+import type { PolicyChain } from '../policies/runner.ts';
 import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
 import { createSchemeResolver } from '../tls/peer.ts';
-import type { GatewayRegistry } from './registry.ts';
+import type { Plan } from './compile.ts';
+import type { Components } from './registry.ts';
 
 export interface CompiledRoute {
   /** The configured path: the route's name in logs and metrics. */
@@ -24,8 +23,8 @@ export interface CompiledRoute {
   readonly allow: string | undefined;
   readonly serviceName: string;
   readonly target: ForwardTarget;
-  /** Policies in their fixed order (CORS, auth, rate limit); null when there are none. */
-  readonly policies: readonly Policy[] | null;
+  /** The route's policies in their order (routes[].policies); null when there are none. */
+  readonly chain: PolicyChain | null;
   readonly websocket: boolean;
 }
 
@@ -41,22 +40,14 @@ export interface Runtime {
   readonly rolesHeader: string;
 }
 
-export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime {
-  const pools = registry.upstreams.sync(config.services);
-  const authenticator = registry.authenticatorFor(config.auth);
-  const bucketStore = registry.bucketStoreFor(config.rate_limit);
+export function buildRuntime(plan: Plan, components: Components): Runtime {
+  const { config } = plan;
+  const { pools, authenticator, bucketStore, policyEvents } = components;
   const cors = createCorsPolicy(config.cors);
-  const requireHttps = createRequireHttpsPolicy(config.auth);
+  const chainDeps = { cors, authenticator, bucketStore, plugins: new Map(), events: policyEvents };
 
   const compile = (route: RouteConfig): CompiledRoute => {
     const service = config.services[route.service];
-    const authMode = route.auth ?? (config.auth ? 'required' : 'none');
-    const policies = [
-      cors,
-      requireHttps,
-      createAuthPolicy(authMode, authenticator),
-      config.rate_limit && bucketStore ? createRateLimitPolicy(route, config.rate_limit, bucketStore) : null,
-    ].filter((policy): policy is Policy => policy !== null);
     return Object.freeze({
       name: route.path,
       prefix: normalizePrefix(route.path),
@@ -70,7 +61,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
         bodyTimeout: service.body_timeout,
         bodyLimit: config.server.body_limit,
       }),
-      policies: policies.length > 0 ? Object.freeze(policies) : null,
+      chain: compileChain(route, config, chainDeps),
       websocket: route.websocket,
     });
   };
@@ -83,7 +74,7 @@ export function buildRuntime(config: Config, registry: GatewayRegistry): Runtime
   return Object.freeze({
     config,
     router,
-    resolveClientIp: createClientAddressResolver(config.server.trusted_proxies),
+    resolveClientIp: plan.resolveClientIp,
     resolveScheme: createSchemeResolver(config.server.trusted_proxies),
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,

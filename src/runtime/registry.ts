@@ -1,61 +1,96 @@
 // Long-lived state that outlives any one config snapshot: upstream instances (pools,
 // health, breakers), the authenticator (cache, auth-service pool) and the rate-limit
-// store (buckets, Redis connection). A reload asks for them again with the new
-// config; each is rebuilt only when the settings it depends on changed.
+// store (buckets, Redis connection). apply() asks for them with each compiled config;
+// each is rebuilt only when the settings it depends on changed. A replaced component
+// is not closed here: its close is handed back in `retire`, which the runtime holder
+// runs once the last request pinned to the old snapshot has ended.
 import type { Logger } from 'pino';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
-import type { AuthConfig, RateLimitConfig } from '../config/schema.ts';
+import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { type BucketStore, createBucketStore } from '../ratelimit/store.ts';
+import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
+import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
+import { RedisBucketStore } from '../ratelimit/redis-store.ts';
+import type { BucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
+import type { ServicePool } from '../upstream/service-pool.ts';
 
 interface Held<T> {
   readonly fingerprint: string;
   readonly value: T;
 }
 
+/** What a snapshot uses from the registry, and how to retire what it replaced. */
+export interface Components {
+  readonly pools: ReadonlyMap<string, ServicePool>;
+  readonly authenticator: Authenticator | undefined;
+  readonly bucketStore: BucketStore | undefined;
+  readonly policyEvents: PolicyEvents;
+  /** Closes the components the new snapshot no longer uses; run once the old snapshot is released. */
+  readonly retire: () => void;
+}
+
+interface Closeable {
+  close(): Promise<void>;
+}
+
 export class GatewayRegistry {
   readonly upstreams: UpstreamRegistry;
+  /** Where every snapshot's policy chains report rejections (metrics) and failures (throttled log). */
+  readonly policyEvents: PolicyEvents;
   readonly #logger: Logger;
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
   #bucketStore: Held<BucketStore> | undefined;
-  /** Replaced components, closed once the requests that pinned them are done. */
+  /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
 
   constructor(logger: Logger, metrics: () => GatewayMetrics | undefined, dnsServers?: readonly string[]) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.upstreams = new UpstreamRegistry({ logger, dnsServers });
+    this.policyEvents = createPolicyEvents(logger, (route, policy, code) =>
+      this.#metrics()?.policyRejected(route, policy, code),
+    );
   }
 
-  authenticatorFor(config: AuthConfig | undefined): Authenticator | undefined {
-    this.#authenticator = this.#reuseOrReplace(this.#authenticator, config, (auth) =>
+  /**
+   * The components for a compiled config: new ones are created first, then the held
+   * ones replaced, so a throw (a bug: compile has run every check) changes nothing.
+   * The upstream registry goes last; it cannot fail on a compiled config.
+   */
+  componentsFor(config: Config): Components {
+    const replaced: (() => void)[] = [];
+    const authenticator = this.#reuseOrCreate(this.#authenticator, config.auth, (auth: AuthConfig) =>
       createAuthenticator(auth, {
         logger: this.#logger.child({ component: 'auth' }),
         onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
       }),
     );
-    return this.#authenticator?.value;
-  }
-
-  bucketStoreFor(config: RateLimitConfig | undefined): BucketStore | undefined {
-    // Only the store's own settings matter: changed limits reuse the buckets.
-    const storeSettings = config && {
-      store: config.store,
-      redis_url: config.redis_url,
-      redis_timeout: config.redis_timeout,
-      on_store_error: config.on_store_error,
-      key_prefix: config.key_prefix,
-      max_clients: config.max_clients,
-    };
-    this.#bucketStore = this.#reuseOrReplace(this.#bucketStore, storeSettings, () =>
-      createBucketStore(config!, {
-        logger: this.#logger.child({ component: 'rate_limit' }),
-        onStoreError: (decision: 'allow' | 'deny') => this.#metrics()?.storeError(decision),
-      }),
+    const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
+      this.#createBucketStore(config.rate_limit as RateLimitConfig),
     );
-    return this.#bucketStore?.value;
+    const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire));
+
+    if (authenticator !== this.#authenticator) {
+      const old = this.#authenticator?.value;
+      if (old) replaced.push(() => this.#close(old));
+      this.#authenticator = authenticator;
+    }
+    if (bucketStore !== this.#bucketStore) {
+      const old = this.#bucketStore?.value;
+      if (old) replaced.push(() => this.#close(old));
+      this.#bucketStore = bucketStore;
+    }
+    return {
+      pools,
+      authenticator: authenticator?.value,
+      bucketStore: bucketStore?.value,
+      policyEvents: this.policyEvents,
+      retire: () => {
+        for (const retire of replaced) retire();
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -67,22 +102,52 @@ export class GatewayRegistry {
     ]);
   }
 
-  #reuseOrReplace<C, T extends { close(): Promise<void> }>(
+  #reuseOrCreate<C, T>(
     held: Held<T> | undefined,
     config: C | undefined,
     create: (config: C) => T,
   ): Held<T> | undefined {
     const fingerprint = config === undefined ? '' : JSON.stringify(config);
     if (held && held.fingerprint === fingerprint) return held;
-    if (held) this.#retire(held.value);
     return config === undefined ? undefined : { fingerprint, value: create(config) };
   }
 
-  #retire(component: { close(): Promise<void> }): void {
+  /**
+   * rate_limit.store -> a store, chosen here by its holder (the store contract knows no
+   * implementation). It is long-lived: a reload that keeps the store's own settings
+   * keeps it, or every client would get a fresh bucket on each reload.
+   */
+  #createBucketStore(config: RateLimitConfig): BucketStore {
+    if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
+    return new RedisBucketStore({
+      url: config.redis_url,
+      keyPrefix: config.key_prefix,
+      timeoutMs: config.redis_timeout,
+      fallback: config.on_store_error,
+      logger: this.#logger.child({ component: 'rate_limit' }),
+      onStoreError: (decision) => this.#metrics()?.storeError(decision),
+    });
+  }
+
+  #close(component: Closeable): void {
     const closing = component
       .close()
       .catch((error: unknown) => this.#logger.warn({ err: error }, 'closing a replaced component failed'))
       .finally(() => this.#retiring.delete(closing));
     this.#retiring.add(closing);
   }
+}
+
+/** Only the store's own settings matter: changed limits reuse the buckets. */
+function storeSettings(config: RateLimitConfig | undefined) {
+  return (
+    config && {
+      store: config.store,
+      redis_url: config.redis_url,
+      redis_timeout: config.redis_timeout,
+      on_store_error: config.on_store_error,
+      key_prefix: config.key_prefix,
+      max_clients: config.max_clients,
+    }
+  );
 }

@@ -3,6 +3,7 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
@@ -20,7 +21,7 @@ export interface Lifecycle {
 export interface DataPlaneDeps {
   readonly holder: RuntimeHolder;
   readonly logger: Logger;
-  readonly accessLog: Logger;
+  readonly accessLog: AccessLog;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
 }
@@ -29,8 +30,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
 
   return (req, res) => {
-    // Pin the snapshot: this request follows these rules to its end, whatever reloads.
-    const runtime = holder.current;
+    // Pin the snapshot: this request follows these rules to its end, whatever reloads,
+    // and what a reload replaced stays open until the pin is released (below).
+    const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
@@ -48,6 +50,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         }
       })
       .finally(() => {
+        holder.release(runtime);
         const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
         metrics.observeRequest(
           state.routeName,
@@ -55,7 +58,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           status,
           (performance.now() - state.startedAt) / 1000,
         );
-        if (runtime.config.log.access_log) accessLog.info(accessLogFields(state, status, outcome), 'request');
+        if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
       });
   };
 
@@ -72,15 +75,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       answerProbe(routed, res, state.requestId, lifecycle);
       return;
     }
-    state.route = routed.route;
-    const reply = await runPolicies(routed.route, state);
+    let reply = runPolicies(routed.route, state);
+    if (reply instanceof Promise) reply = await reply;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
       });
-      res.end();
+      res.end(reply.body);
       return;
     }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
@@ -99,34 +102,6 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
 
 /** nginx's convention: the client left before the answer was complete. */
 export const CLIENT_CLOSED = 499;
-
-export function accessLogFields(
-  state: RequestState,
-  status: number,
-  outcome: ForwardOutcome,
-): Record<string, unknown> {
-  const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
-  const requestBytes = state.req.headers['content-length'];
-  return {
-    request_id: state.requestId,
-    trace_id: state.traceId,
-    method: state.req.method,
-    path: state.req.url,
-    route: state.route?.name,
-    service: state.route?.serviceName,
-    instance: outcome.instance,
-    attempts: outcome.attempts || undefined,
-    status,
-    duration_ms: round(performance.now() - state.startedAt),
-    upstream_ms: round(outcome.upstreamMs),
-    request_bytes: requestBytes === undefined ? undefined : Number(requestBytes),
-    response_bytes: outcome.responseBytes,
-    client_ip: state.clientIp,
-    user_id: state.identity?.userId,
-    http_version: state.req.httpVersion,
-    client_cert_subject: state.clientCertSubject,
-  };
-}
 
 function hasUnreadBody(req: IncomingMessage): boolean {
   return (

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
 import { isPreflight } from '../policies/cors.ts';
-import type { LocalReply } from '../policies/policy.ts';
+import { type ChainOutcome, runChain } from '../policies/runner.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
@@ -27,7 +27,7 @@ export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Log
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
-  const state = new RequestState(req, requestId, trace.traceId, clientIp, logger);
+  const state = new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames);
   const tlsSocket = tlsSocketOf(req);
   state.scheme = runtime.resolveScheme(peer, req.headers['x-forwarded-proto'], tlsSocket !== undefined);
   if (tlsSocket !== undefined) state.clientCertSubject = verifiedClientSubject(tlsSocket);
@@ -64,7 +64,11 @@ export function routeRequest(
   const match = runtime.router.match(hostOf(req.headers.host), target.path);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
   const route = match.value;
-  if (state) state.route = route;
+  if (state) {
+    state.matchedRoute = route;
+    state.path = target.path;
+    state.rawQuery = target.query;
+  }
   if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
     throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
   }
@@ -75,18 +79,12 @@ export function routeRequest(
   return { route, upstreamPath: rest + target.query };
 }
 
-/** Runs the route's policies in order; a LocalReply ends the request there. */
-export async function runPolicies(
-  route: CompiledRoute,
-  state: RequestState,
-): Promise<LocalReply | undefined> {
-  if (!route.policies) return undefined;
-  for (const policy of route.policies) {
-    let reply = policy(state);
-    if (reply instanceof Promise) reply = await reply;
-    if (reply) return reply;
-  }
-  return undefined;
+/**
+ * Runs the route's policies in order; a LocalReply ends the request there. A promise
+ * only when a policy returned one.
+ */
+export function runPolicies(route: CompiledRoute, state: RequestState): ChainOutcome | Promise<ChainOutcome> {
+  return route.chain === null ? undefined : runChain(route.chain, state);
 }
 
 export function headersForUpstream(
@@ -96,7 +94,7 @@ export function headersForUpstream(
   peer: string,
 ): string[] {
   const req = state.req;
-  return upstreamRequestHeaders(req.rawHeaders, req.headers, {
+  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
     requestId: state.requestId,
     traceparent,
     forwardedFor: forwardedFor(req, peer, state.clientIp),
@@ -110,6 +108,19 @@ export function headersForUpstream(
     ],
     identityNames: runtime.identityNames,
   });
+  return state.upstreamHeaders === undefined ? headers : withPolicyHeaders(headers, state.upstreamHeaders);
+}
+
+/** Headers a policy set replace the client's copies (the guard already refused gateway-owned names). */
+function withPolicyHeaders(headers: string[], set: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < set.length; i += 2) names.add(set[i]);
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  }
+  out.push(...set);
+  return out;
 }
 
 /** The trusted chain is kept and the peer appended; an untrusted peer's claims are dropped. */

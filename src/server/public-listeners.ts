@@ -5,7 +5,6 @@
 // The certificate files are watched like the config file (rename-over, symlink swap):
 // a good new set serves the next handshakes, a broken one leaves the old set serving,
 // logged and counted. A config reload that changes certificates goes the same way.
-import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { formatProblem } from '../config/load.ts';
@@ -71,12 +70,22 @@ export class PublicListeners {
     );
   }
 
-  async listen(): Promise<void> {
+  /** Binds every listener through `bind`, which names the config key of each port. */
+  async listen(
+    bind: (server: PublicListener, port: number, key: readonly string[]) => Promise<void>,
+  ): Promise<void> {
     const { server } = this.#config;
-    const host = server.host;
-    if (this.plain) await listen(this.plain, server.port, host);
-    if (this.secure) await listen(this.secure.server, server.tls?.port ?? server.port, host);
-    if (this.redirect) await listen(this.redirect, server.redirect_http_port!, host);
+    if (this.plain) await bind(this.plain, server.port, ['server', 'port']);
+    if (this.secure) {
+      const own = server.tls?.port !== undefined && server.tls.port !== null;
+      await bind(
+        this.secure.server,
+        own ? server.tls!.port! : server.port,
+        own ? ['server', 'tls', 'port'] : ['server', 'port'],
+      );
+    }
+    if (this.redirect)
+      await bind(this.redirect, server.redirect_http_port!, ['server', 'redirect_http_port']);
     this.#watch();
   }
 
@@ -189,11 +198,6 @@ function sameMaterial(a: ServerTlsMaterial, b: ServerTlsMaterial): boolean {
   return a.certificates.every(
     (c, i) => c.cert.equals(b.certificates[i].cert) && c.key.equals(b.certificates[i].key),
   );
-}
-
-async function listen(server: PublicListener, port: number, host: string): Promise<void> {
-  server.listen(port, host);
-  await once(server, 'listening');
 }
 
 function portOf(server: PublicListener): number {

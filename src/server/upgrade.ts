@@ -5,11 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../errors.ts';
+import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { classifyFailure, toGatewayError } from '../proxy/error-map.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
-import { accessLogFields } from './data-plane.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
 import type { RequestState } from './request-state.ts';
 import { endSocketWithError } from './send.ts';
@@ -36,7 +36,7 @@ export interface UpgradeHandler {
 export function createUpgradeHandler(deps: {
   holder: RuntimeHolder;
   logger: Logger;
-  accessLog: Logger;
+  accessLog: AccessLog;
   metrics: GatewayMetrics;
 }): UpgradeHandler {
   const { holder, logger, accessLog, metrics } = deps;
@@ -44,7 +44,15 @@ export function createUpgradeHandler(deps: {
   const handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    const runtime = holder.current;
+    // Pinned through the handshake only (see RuntimeHolder): once the tunnel is open it
+    // uses nothing a reload retires, and a long-lived WebSocket must not hold back the
+    // retirement of what later reloads replaced.
+    const runtime = holder.pin();
+    let pinned = true;
+    const unpin = () => {
+      if (pinned) holder.release(runtime);
+      pinned = false;
+    };
     const { state, traceparent, peer } = beginRequest(req, runtime, logger);
     const outcome = {
       instance: undefined as string | undefined,
@@ -53,15 +61,15 @@ export function createUpgradeHandler(deps: {
       responseBytes: undefined,
     };
     socket.on('error', () => socket.destroy());
-    tunnel(runtime, state, socket, head, traceparent, peer, outcome)
+    tunnel(runtime, state, socket, head, traceparent, peer, outcome, unpin)
       .then(
         (status) => status,
         (error: unknown) => rejectHandshake(socket, error, state),
       )
       .then((status) => {
+        unpin();
         metrics.observeRequest(state.routeName, 'GET', status, (performance.now() - state.startedAt) / 1000);
-        if (runtime.config.log.access_log)
-          accessLog.info({ ...accessLogFields(state, status, outcome), websocket: true }, 'request');
+        if (runtime.config.log.access_log) accessLog.record(state, status, outcome, true);
       });
   };
   return {
@@ -80,10 +88,10 @@ async function tunnel(
   traceparent: string,
   peer: string,
   outcome: { instance: string | undefined },
+  handshakeDone: () => void,
 ): Promise<number> {
   const routed = routeRequest(runtime, state.req, state);
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
-  state.route = routed.route;
   const reply = await runPolicies(routed.route, state);
   if (reply) throw new GatewayError('BAD_REQUEST', { message: 'This request cannot be upgraded' });
   const lease = routed.route.target.pool.acquire();
@@ -106,6 +114,7 @@ async function tunnel(
     throw toGatewayError(error, kind);
   } finally {
     client.off('close', onClientGone);
+    handshakeDone();
   }
   const upstream = upgraded.socket;
   let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';

@@ -179,3 +179,13 @@ export function breakerSettings(config: CircuitBreakerConfig): BreakerSettings {
     minRequests: config.min_requests,
   };
 }
+
+export function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
+  return (
+    a.maxRequests === b.maxRequests &&
+    a.intervalMs === b.intervalMs &&
+    a.timeoutMs === b.timeoutMs &&
+    a.failureRatio === b.failureRatio &&
+    a.minRequests === b.minRequests
+  );
+}

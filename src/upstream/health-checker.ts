@@ -1,6 +1,6 @@
 // Active health checks of one service's instances: GET health_check.path on each,
 // first at once, then every interval while passing, and with capped exponential
-// backoff while failing (see backoff.ts). The verdict (retries, transitions, logs)
+// backoff while failing (see probe-schedule.ts). The verdict (retries, transitions, logs)
 // lives on the instance so it survives a reload that rebuilds this checker.
 //
 // Probes go through a one-connection undici Client per instance, not the data-plane
@@ -8,9 +8,10 @@
 // busy but working instance unhealthy.
 import type { Logger } from 'pino';
 import { Client } from 'undici';
+import type { Random } from '../backoff.ts';
 import type { HealthCheckConfig } from '../config/schema.ts';
-import { nextProbeDelay, type ProbeSchedule, type Random } from './backoff.ts';
 import type { UpstreamInstance } from './instance.ts';
+import { nextProbeDelay, type ProbeSchedule } from './probe-schedule.ts';
 
 export interface HealthCheckerOptions {
   readonly service: string;

@@ -4,9 +4,9 @@
 // read the registry's live instance lists, so DNS discovery takes effect between
 // reloads and old snapshots stop using removed instances at once.
 import type { Logger } from 'pino';
+import type { Random } from '../backoff.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
-import type { Random } from './backoff.ts';
 import { DnsDiscovery } from './dns-discovery.ts';
 import { HealthChecker } from './health-checker.ts';
 import { type InstanceStatus, UpstreamInstance } from './instance.ts';
@@ -45,6 +45,8 @@ export class UpstreamRegistry {
   readonly #services = new Map<string, ServiceState>();
   /** Removed instances still finishing their requests. */
   readonly #retiring = new Set<UpstreamInstance>();
+  /** Removed services whose retirement waits for the snapshots still routing to them. */
+  readonly #removedLater = new Set<ServiceState>();
   #closed = false;
 
   constructor(deps: RegistryDeps) {
@@ -54,13 +56,28 @@ export class UpstreamRegistry {
     this.#dnsServers = deps.dnsServers;
   }
 
-  /** Applies the services of a (re)loaded config; returns the pools of the new snapshot. */
-  sync(services: Readonly<Record<string, ServiceConfig>>): ReadonlyMap<string, ServicePool> {
+  /**
+   * Applies the services of a (re)loaded config; returns the pools of the new snapshot.
+   * A removed service leaves the registry at once; its instances and timers are
+   * retired at once too, or, when `deferRemoval` is given, by the callback it is handed
+   * (the runtime calls it once the snapshots that still route to the service are done).
+   */
+  sync(
+    services: Readonly<Record<string, ServiceConfig>>,
+    deferRemoval?: (retire: () => void) => void,
+  ): ReadonlyMap<string, ServicePool> {
     if (this.#closed) throw new Error('the upstream registry is closed');
     for (const [name, state] of this.#services) {
       if (!Object.hasOwn(services, name)) {
-        this.#removeService(state);
         this.#services.delete(name);
+        if (!deferRemoval) {
+          this.#removeService(state);
+          continue;
+        }
+        this.#removedLater.add(state);
+        deferRemoval(() => {
+          if (this.#removedLater.delete(state)) this.#removeService(state);
+        });
       }
     }
     const pools = new Map<string, ServicePool>();
@@ -107,11 +124,12 @@ export class UpstreamRegistry {
   #shutdown(): UpstreamInstance[] {
     this.#closed = true;
     const instances = [...this.#retiring];
-    for (const state of this.#services.values()) {
+    for (const state of [...this.#services.values(), ...this.#removedLater]) {
       state.checker?.stop();
       state.discovery?.stop();
       instances.push(...state.instances);
     }
+    this.#removedLater.clear();
     return instances;
   }
 

@@ -1,13 +1,12 @@
 // The auth step of a route's chain, against the real stub auth service.
 import assert from 'node:assert/strict';
-import { IncomingMessage } from 'node:http';
-import { Socket } from 'node:net';
 import { after, before, beforeEach, test } from 'node:test';
 import { type Authenticator, createAuthenticator } from '../../src/auth/authenticator.ts';
 import { GatewayError } from '../../src/errors.ts';
 import { createAuthPolicy, isSafeHeaderValue } from '../../src/policies/auth.ts';
-import type { Policy, RequestContext } from '../../src/policies/policy.ts';
+import type { BuiltinPolicy } from '../../src/policies/policy.ts';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
+import { type TestRequest, testRequest } from '../helpers/policy-request.ts';
 import { authConfig, captureLogger, noJitter } from './support.ts';
 
 let stub: AuthStub;
@@ -33,22 +32,11 @@ beforeEach(async () => {
   stub.resetCalls();
 });
 
-function context(headers: Record<string, string>): RequestContext {
-  const req = new IncomingMessage(new Socket());
-  req.headers = headers;
-  const { logger } = captureLogger();
-  return {
-    req,
-    requestId: 'req-1',
-    log: logger,
-    clientIp: '127.0.0.1',
-    routeName: '/api',
-    identity: undefined,
-    responseHeaders: {},
-  };
+function context(headers: Record<string, string>): TestRequest {
+  return testRequest({ headers });
 }
 
-async function run(policy: Policy, ctx: RequestContext): Promise<unknown> {
+async function run(policy: BuiltinPolicy, ctx: TestRequest): Promise<unknown> {
   return policy(ctx);
 }
 
@@ -107,4 +95,17 @@ test('optional: a valid token sets the identity; a bad one is 401; an unavailabl
 test('the header-value check is exported for the forwarder', () => {
   assert.equal(isSafeHeaderValue('alice'), true);
   assert.equal(isSafeHeaderValue('alice\r\nx: y'), false);
+});
+
+test('a repeated Authorization field is 401 without a call, in both modes', async () => {
+  for (const mode of ['required', 'optional'] as const) {
+    const policy = createAuthPolicy(mode, authenticator)!;
+    const twice = testRequest({
+      headers: { authorization: 'Bearer good' },
+      rawHeaders: ['Authorization', 'Bearer good', 'authorization', 'Bearer other'],
+    });
+    await rejectsWith(run(policy, twice), 'UNAUTHORIZED');
+    assert.equal(twice.identity, undefined);
+  }
+  assert.equal(stub.calls, 0);
 });

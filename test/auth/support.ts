@@ -47,7 +47,7 @@ export function authConfig(input: Record<string, unknown>): AuthConfig {
   return authSchema.parse(input);
 }
 
-/** The sequence 0, 0, 0...: backoff without waiting, so retry tests stay fast. */
+/** The sequence 0, 0, 0...: every backoff at its shortest (half its nominal delay), so retry tests stay fast. */
 export const noJitter = (): number => 0;
 
 /** Asserts a rejection with the given code and returns the error. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { verificationBudgetMs } from '../../src/auth/backoff.ts';
+import { verificationBudgetMs } from '../../src/auth/retry-budget.ts';
 import { type AuthStub, type AuthStubAnswer, startAuthStub } from '../helpers/auth-stub.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange, type SimpleResponse, send } from '../helpers/http.ts';

@@ -22,6 +22,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly dnsServers?: readonly string[];
+  /** Reload on file changes (default true); tests that call reload() themselves turn it off. */
+  readonly watch?: boolean;
 }
 
 export async function startTestGateway(
@@ -48,6 +50,7 @@ export async function startTestGateway(
     env: options.env ?? {},
     logDestination: destination,
     dnsServers: options.dnsServers,
+    watch: options.watch,
   });
   let closed = false;
   return {

@@ -1,8 +1,8 @@
 // Client-side TLS for tests: a bare handshake that reports the certificate the server
 // presented, and HTTPS requests (HTTP/1.1 through undici, h2 through node:http2) that
 // trust the test CA.
-import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { type ClientHttp2Session, connect as h2connect, type IncomingHttpHeaders } from 'node:http2';
+import { type PeerCertificate, connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { SimpleResponse } from './http.ts';
 

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import {
   type RateLimitConfig,
   type RouteConfig,
@@ -9,14 +7,13 @@ import {
   routeSchema,
 } from '../../src/config/schema.ts';
 import { GatewayError } from '../../src/errors.ts';
-import type { Policy, RequestContext } from '../../src/policies/policy.ts';
+import type { Policy } from '../../src/policies/policy.ts';
 import { createRateLimitPolicy } from '../../src/policies/rate-limit.ts';
 import { fallbackResult } from '../../src/ratelimit/decision.ts';
 import type { BucketLimits } from '../../src/ratelimit/gcra.ts';
 import { MemoryBucketStore } from '../../src/ratelimit/memory-store.ts';
 import type { BucketStore, TakeResult } from '../../src/ratelimit/store.ts';
-
-const log = pino({ level: 'silent' });
+import { type TestRequest, testRequest } from '../helpers/policy-request.ts';
 
 function rateLimit(input: Record<string, unknown>): RateLimitConfig {
   return rateLimitSchema.parse(input);
@@ -26,16 +23,8 @@ function route(input: Record<string, unknown> = {}): RouteConfig {
   return routeSchema.parse({ path: '/api', service: 'svc', ...input });
 }
 
-function ctx(clientIp: string, userId?: string): RequestContext {
-  return {
-    req: {} as IncomingMessage,
-    requestId: 'r1',
-    log,
-    clientIp,
-    routeName: '/api',
-    identity: userId === undefined ? undefined : { userId, roles: [] },
-    responseHeaders: {},
-  };
+function ctx(clientIp: string, userId?: string): TestRequest {
+  return testRequest({ clientIp, identity: userId === undefined ? undefined : { userId, roles: [] } });
 }
 
 function fakeClock(start = 1_780_000_000_000) {
@@ -47,7 +36,7 @@ function fakeClock(start = 1_780_000_000_000) {
 }
 
 /** Runs the policy; returns the 429 error or undefined when admitted. */
-function run(policy: Policy, context: RequestContext): GatewayError | undefined {
+function run(policy: Policy, context: TestRequest): GatewayError | undefined {
   try {
     const out = policy(context);
     assert.ok(!(out instanceof Promise), 'the memory store keeps the policy synchronous');
