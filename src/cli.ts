@@ -1,6 +1,7 @@
 // gatehouse start | validate | schema. Exit codes: 0 ok, 1 invalid config or failed start, 2 usage.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { adminExposureWarning } from './admin/exposure.ts';
 import { ConfigError, formatProblem } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
@@ -56,9 +57,11 @@ async function main(argv: string[]): Promise<number> {
 /** Runs the compile step start and reload run, so a file that passes here is one they accept. */
 async function validate(configFile: string): Promise<number> {
   try {
-    const { plan, ignoredVariables } = await compileFile(configFile);
+    const { ignoredVariables, plan } = await compileFile(configFile);
     for (const variable of ignoredVariables)
       process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
+    const exposure = adminExposureWarning(plan.config);
+    if (exposure) process.stderr.write(`warning: ${exposure}\n`);
     for (const warning of plan.tlsWarnings)
       process.stderr.write(`warning: ${formatProblem(configFile, warning)}\n`);
     process.stdout.write(`${configFile}: valid\n`);

@@ -29,12 +29,15 @@ export interface GatewayErrorOptions {
   /** Extra response headers, e.g. Retry-After or WWW-Authenticate. */
   headers?: Readonly<Record<string, string>>;
   cause?: unknown;
+  /** A short code saying why (e.g. a 401's `expired`), for the access log; never a credential. */
+  reason?: string;
 }
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly reason: string | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
@@ -42,6 +45,7 @@ export class GatewayError extends Error {
     this.code = code;
     this.status = ERROR_CATALOG[code].status;
     this.headers = options.headers;
+    this.reason = options.reason;
   }
 }
 

@@ -3,13 +3,16 @@
 // Start is compile then apply, like every reload (runtime/compile.ts, runtime/apply.ts).
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
+import { adminExposureWarning } from './admin/exposure.ts';
+import { createAdminGuard } from './admin/token.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
 import { createLoggers, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
+import { prettyDestination } from './observability/pretty.ts';
+import { loadTracer, type RequestTracer } from './observability/tracing.ts';
 import { apply } from './runtime/apply.ts';
 import { compileFile } from './runtime/compile.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
@@ -17,6 +20,7 @@ import { GatewayRegistry } from './runtime/registry.ts';
 import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
+import { describeListener } from './server/listen-address.ts';
 import { PublicListeners } from './server/public-listeners.ts';
 import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
@@ -53,7 +57,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const { plan, ignoredVariables, source } = await compileFile(options.configFile, env);
   const config = plan.config;
-  const { logger, accessLog } = createLoggers(config.log.level, options.logDestination);
+  const destination =
+    config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
+  const { logger, accessLog } = createLoggers(config.log.level, destination);
   for (const warning of plan.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
   for (const variable of ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
@@ -64,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics = new GatewayMetrics(registry.upstreams);
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
+  const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
@@ -71,7 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     config,
     plan.tls.server,
     {
-      request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle }),
+      request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
       shouldUpgrade: shouldTunnel(holder),
       upgrade: tunnels.handle,
     },
@@ -97,8 +104,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         lifecycle,
         status: () => ({ services: registry.upstreams.status() }),
         reload,
+        guard: createAdminGuard(config.admin.token),
       })
     : undefined;
+  const exposure = adminExposureWarning(config);
+  if (exposure) logger.warn(exposure);
 
   try {
     await listeners.listen((server, port, key) =>
@@ -110,6 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const listener of listeners.all) listener.close();
     adminServer?.close();
     await registry.close();
+    await tracer?.shutdown();
     throw error;
   }
   // Health-checked instances wait for their first probe (at most one probe timeout):
@@ -123,14 +134,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           onError: (error) =>
             logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
         });
-  const url = listeners.url;
-  const adminUrl = adminServer && urlOf(adminServer);
+  const publicAddress = describeListener(listeners.primary as Server, listeners.primaryScheme);
+  const adminAddress = adminServer && describeListener(adminServer);
+  const url = publicAddress.url;
+  const adminUrl = adminAddress?.url;
   logger.info(
     {
       url,
+      admin_url: adminUrl,
       https_url: listeners.httpsUrl,
       redirect_url: listeners.redirectUrl,
-      admin_url: adminUrl,
+      listening: publicAddress.description,
+      admin_listening: adminAddress?.description,
       routes: config.routes.length,
     },
     'gateway listening',
@@ -149,6 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       lifecycle,
       holder.current.config.server.shutdown_timeout,
       logger,
+      tracer,
     );
     return stopping;
   };
@@ -176,6 +192,7 @@ async function drain(
   lifecycle: { draining: boolean },
   timeoutMs: number,
   logger: Logger,
+  tracer: RequestTracer | null,
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
@@ -204,6 +221,10 @@ async function drain(
   // Requests cut at the deadline never released their snapshot: retire what it held now.
   holder.retireAll();
   await registry.close();
+  // Spans still queued go out now; the exporter's own timeout bounds the wait.
+  await tracer
+    ?.shutdown()
+    .catch((error: unknown) => logger.warn({ err: error }, 'span export at shutdown failed'));
   logger.info('gateway stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }
@@ -235,10 +256,4 @@ async function listen(
       { path: key.join('.'), message: `${address.host}:${address.port} ${why}`, ...source.locate(key) },
     ]);
   }
-}
-
-function urlOf(server: Server): string {
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
 }

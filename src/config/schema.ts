@@ -486,6 +486,14 @@ const adminSchema = z
       .default('127.0.0.1')
       .describe('Address of the admin listener (metrics, status, reload).'),
     port: port.default(9090).describe('Port of the admin listener (0 picks a free one).'),
+    token: z
+      .string()
+      .min(16, 'use at least 16 characters')
+      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces (it travels in a header)')
+      .optional()
+      .describe(
+        'Set: every admin endpoint but /health and /ready needs "Authorization: Bearer <token>". Unset: keep the admin listener on loopback.',
+      ),
   })
   .prefault({});
 
@@ -499,8 +507,32 @@ const logSchema = z
       .default('info')
       .describe('Least severe level written (any case: DEBUG is debug).'),
     access_log: z.boolean().default(true).describe('One JSON line per request.'),
+    format: z
+      .enum(['json', 'pretty'])
+      .default('json')
+      .describe('json: one JSON object a line. pretty: coloured, human-readable lines for a terminal.'),
   })
   .prefault({});
+
+const tracingSchema = z
+  .strictObject({
+    otlp_endpoint: httpUrl
+      .default('http://127.0.0.1:4318')
+      .describe('OTLP/HTTP collector base URL; spans go to <otlp_endpoint>/v1/traces.'),
+    sample_ratio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe(
+        'Share of new traces recorded, in [0, 1]. Parent-based: a sampled incoming traceparent is always kept.',
+      ),
+    service_name: z.string().min(1).default('gatehouse').describe('service.name of the exported spans.'),
+    max_queue_size: positiveInt
+      .default(2048)
+      .describe('Finished spans held for export; past it new spans are dropped and counted.'),
+  })
+  .describe('OpenTelemetry spans exported over OTLP/HTTP. Absent: no tracing code is loaded.');
 
 export const configSchema = z
   .strictObject({
@@ -517,6 +549,7 @@ export const configSchema = z
     auth: authSchema.optional(),
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
+    tracing: tracingSchema.optional(),
   })
   // Cross-references run even when other keys have errors, so `validate` reports
   // everything at once; they only need routes and services to have their shape.
@@ -612,6 +645,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
+export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
 export type DiscoveryConfig = z.output<typeof discoverySchema>;

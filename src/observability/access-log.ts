@@ -70,6 +70,7 @@ export class AccessLog {
     if (req.httpVersionMajor === 2) line += ',"http_version":"2.0"';
     if (state.clientCertSubject !== undefined)
       line += `,"client_cert_subject":${jsonString(state.clientCertSubject)}`;
+    if (state.reason !== undefined) line += `,"reason":${jsonString(state.reason)}`;
     if (websocket) line += ',"websocket":true';
     return `${line},"msg":"request"}\n`;
   }

@@ -19,6 +19,20 @@ export interface TraceContext {
   readonly traceparent: string;
 }
 
+export interface IncomingTrace {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** The trace-flags byte: bit 0 is "sampled". */
+  readonly flags: number;
+}
+
+/** The client's traceparent when it is valid W3C trace context (version 00), else undefined. */
+export function parseTraceparent(header: string | string[] | undefined): IncomingTrace | undefined {
+  const match = typeof header === 'string' ? TRACEPARENT.exec(header.trim().toLowerCase()) : null;
+  if (!match || match[1] === ZERO_TRACE || match[2] === ZERO_SPAN) return undefined;
+  return { traceId: match[1], spanId: match[2], flags: Number.parseInt(match[3], 16) };
+}
+
 /** Keeps a valid incoming trace id (with a new parent id), or starts a trace. */
 export function traceFrom(header: string | string[] | undefined): TraceContext {
   const spanId = randomUUID().replace(/-/g, '').slice(0, 16);

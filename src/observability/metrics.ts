@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
   readonly #rejectionChildren = new Map<string, Counter.Internal>();
@@ -77,6 +78,12 @@ export class GatewayMetrics {
     this.#rapidResets = new Counter({
       name: 'gatehouse_http2_rapid_reset_total',
       help: 'HTTP/2 connections sent GOAWAY for cancelling too many streams (rapid reset).',
+      registers,
+    });
+    this.#spans = new Counter({
+      name: 'gatehouse_tracing_spans_total',
+      help: 'Spans handed to the OTLP exporter, by outcome: exported, failed, dropped (export queue full).',
+      labelNames: ['outcome'],
       registers,
     });
     this.#policyRejections = new Counter({
@@ -146,6 +153,10 @@ export class GatewayMetrics {
 
   http2RapidReset(): void {
     this.#rapidResets.inc();
+  }
+
+  spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {
+    this.#spans.inc({ outcome }, count);
   }
 
   policyRejected(route: string, policy: string, code: string): void {

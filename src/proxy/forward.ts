@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.ts';
+import type { RequestSpan } from '../observability/tracing.ts';
 import type { UpstreamInstance } from '../upstream/instance.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';
 import { BodyLimitStream } from './body-limit.ts';
@@ -50,6 +51,8 @@ export async function forward(
   headers: string[],
   extraResponseHeaders: Readonly<Record<string, string>>,
   outcome: ForwardOutcome,
+  /** The request's server span when traced: each attempt gets a child span and names it upstream. */
+  span?: RequestSpan,
 ): Promise<void> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -75,18 +78,20 @@ export async function forward(
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
+    const attemptSpan = span?.attempt(req.method!, lease.instance.origin, attempt);
     const result = await attemptOnce(
       lease.instance,
       req,
       res,
       target,
       path,
-      headers,
+      attemptSpan ? attemptSpan.headers(headers) : headers,
       body,
       extraResponseHeaders,
       outcome,
     );
     const { error } = result;
+    attemptSpan?.end(result.status, error);
     if (error === undefined) {
       lease.release(result.status >= 500 ? 'failure' : 'success');
       return;

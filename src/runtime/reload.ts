@@ -38,6 +38,7 @@ export const STATIC_KEYS = [
   'server.tls.ticket_key_rotation',
   'admin',
   'log',
+  'tracing',
 ] as const;
 
 export interface ReloaderDeps {

@@ -1,6 +1,7 @@
 // The admin listener: metrics, status, health, readiness and reload. Bound to
 // 127.0.0.1 by default and never served on the public port.
 import { createServer, type Server } from 'node:http';
+import { type AdminGuard, OPEN_PATHS } from '../admin/token.ts';
 import { errorBody } from '../errors.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Lifecycle } from './data-plane.ts';
@@ -12,12 +13,25 @@ export interface AdminDeps {
   readonly status: () => unknown;
   /** Reloads the config file; resolves with a description of the outcome. */
   readonly reload: () => Promise<{ ok: boolean; errors?: readonly string[] }>;
+  /** Checks the admin token on every endpoint but /health and /ready. */
+  readonly guard: AdminGuard;
 }
 
 export function createAdminServer(deps: AdminDeps): Server {
   return createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = `${req.method} ${path}`;
+    if (!OPEN_PATHS.has(path) && !deps.guard(req)) {
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': 'Bearer realm="gatehouse-admin"',
+        'cache-control': 'no-store',
+      });
+      res.end(
+        errorBody('UNAUTHORIZED', 'The admin endpoints need "Authorization: Bearer <admin.token>"', ''),
+      );
+      return;
+    }
     const answer = async () => {
       switch (route) {
         case 'GET /metrics': {

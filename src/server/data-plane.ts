@@ -3,8 +3,10 @@
 // GatewayError answered by sendError; nothing here may throw past the handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { isGatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { RequestTracer } from '../observability/tracing.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
@@ -24,16 +26,19 @@ export interface DataPlaneDeps {
   readonly accessLog: AccessLog;
   readonly metrics: GatewayMetrics;
   readonly lifecycle: Lifecycle;
+  /** Null when tracing is off: then each hook below is one null check. */
+  readonly tracer?: RequestTracer | null;
 }
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
+  const tracer = deps.tracer ?? null;
 
   return (req, res) => {
     // Pin the snapshot: this request follows these rules to its end, whatever reloads,
     // and what a reload replaced stays open until the pin is released (below).
     const runtime = holder.pin();
-    const { state, traceparent, peer } = beginRequest(req, runtime, logger);
+    const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
     if (lifecycle.draining) res.setHeader('connection', 'close');
     const outcome: ForwardOutcome = {
       instance: undefined,
@@ -45,6 +50,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     handle(runtime, state, res, traceparent, peer, outcome)
       .catch((error: unknown) => {
         const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
+        if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
@@ -59,6 +65,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           (performance.now() - state.startedAt) / 1000,
         );
         if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
+        state.span?.end({
+          route: state.matchedRoute?.name,
+          status,
+          clientIp: state.clientIp,
+          userId: state.identity?.userId,
+        });
       });
   };
 
@@ -96,6 +108,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       headers,
       state.responseHeaders,
       outcome,
+      state.span,
     );
   }
 }

@@ -5,8 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { requestIdFrom, traceFrom } from '../observability/correlation.ts';
+import type { RequestSpan, RequestTracer } from '../observability/tracing.ts';
 import { isPreflight } from '../policies/cors.ts';
-import { type ChainOutcome, runChain } from '../policies/runner.ts';
+import { type ChainOutcome, type PolicyChain, runChain } from '../policies/runner.ts';
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
@@ -22,12 +23,27 @@ export interface Ingress {
 }
 
 /** What every request settles first: its id, trace, client address and state. */
-export function beginRequest(req: IncomingMessage, runtime: Runtime, logger: Logger): Ingress {
-  const trace = traceFrom(req.headers.traceparent);
+export function beginRequest(
+  req: IncomingMessage,
+  runtime: Runtime,
+  logger: Logger,
+  tracer?: RequestTracer | null,
+): Ingress {
+  // With tracing on, the server span continues the client's trace; else only its id is kept.
+  const span = tracer ? tracer.startRequest(req.headers.traceparent, req.method ?? '') : undefined;
+  const trace = span ?? traceFrom(req.headers.traceparent);
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
-  const state = new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames);
+  const state = new RequestState(
+    req,
+    requestId,
+    trace.traceId,
+    clientIp,
+    logger,
+    runtime.identityNames,
+    span,
+  );
   const tlsSocket = tlsSocketOf(req);
   state.scheme = runtime.resolveScheme(peer, req.headers['x-forwarded-proto'], tlsSocket !== undefined);
   if (tlsSocket !== undefined) state.clientCertSubject = verifiedClientSubject(tlsSocket);
@@ -84,7 +100,32 @@ export function routeRequest(
  * only when a policy returned one.
  */
 export function runPolicies(route: CompiledRoute, state: RequestState): ChainOutcome | Promise<ChainOutcome> {
-  return route.chain === null ? undefined : runChain(route.chain, state);
+  if (route.chain === null) return undefined;
+  if (state.span !== undefined) return runTracedChain(route.chain, state, state.span);
+  return runChain(route.chain, state);
+}
+
+/**
+ * The same chain with a child span per policy (only when the request is traced): each
+ * step runs through runChain alone, so containment and deadlines stay the runner's.
+ */
+async function runTracedChain(
+  chain: PolicyChain,
+  state: RequestState,
+  span: RequestSpan,
+): Promise<ChainOutcome> {
+  for (const step of chain.steps) {
+    const child = span.child(`policy ${step.name}`);
+    try {
+      const reply = await runChain({ steps: [step], observer: chain.observer }, state);
+      child?.end();
+      if (reply) return reply;
+    } catch (error) {
+      child?.end(error);
+      throw error;
+    }
+  }
+  return undefined;
 }
 
 export function headersForUpstream(

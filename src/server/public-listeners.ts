@@ -89,9 +89,14 @@ export class PublicListeners {
     this.#watch();
   }
 
-  /** The URL of server.port: https:// when that port speaks TLS. */
-  get url(): string {
-    return this.plain ? urlOf(this.plain, 'http') : urlOf(this.secure!.server, 'https');
+  /** The listener on server.port. */
+  get primary(): PublicListener {
+    return this.plain ?? this.secure!.server;
+  }
+
+  /** https when server.port speaks TLS. */
+  get primaryScheme(): 'http' | 'https' {
+    return this.plain ? 'http' : 'https';
   }
 
   get httpsUrl(): string | undefined {

@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.ts';
+import type { RequestSpan } from '../observability/tracing.ts';
 import { checkResponseHeader, checkUpstreamHeader } from '../policies/header-guard.ts';
 import type { ChainRequest } from '../policies/policy.ts';
 import type { CompiledRoute } from '../runtime/build.ts';
@@ -28,6 +29,10 @@ export class RequestState implements ChainRequest {
   /** The query with its `?`, as the client sent it. */
   rawQuery = '';
   readonly #identityNames: ReadonlySet<string>;
+  /** The request's server span; undefined when tracing is off. */
+  readonly span: RequestSpan | undefined;
+  /** Why the gateway refused the request, as a short code for the access log (never a credential). */
+  reason: string | undefined = undefined;
   readonly #rootLogger: Logger;
   #log: Logger | undefined;
 
@@ -38,6 +43,7 @@ export class RequestState implements ChainRequest {
     clientIp: string,
     logger: Logger,
     identityNames: ReadonlySet<string>,
+    span?: RequestSpan,
   ) {
     this.req = req;
     this.requestId = requestId;
@@ -45,6 +51,7 @@ export class RequestState implements ChainRequest {
     this.clientIp = clientIp;
     this.startedAt = performance.now();
     this.#rootLogger = logger;
+    this.span = span;
     this.#identityNames = identityNames;
   }
 
