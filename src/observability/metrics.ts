@@ -28,6 +28,8 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #retries: Counter<'route' | 'result'>;
+  readonly #splits: Counter<'route' | 'service' | 'status'>;
   readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
@@ -78,6 +80,18 @@ export class GatewayMetrics {
     this.#rapidResets = new Counter({
       name: 'gatehouse_http2_rapid_reset_total',
       help: 'HTTP/2 connections sent GOAWAY for cancelling too many streams (rapid reset).',
+      registers,
+    });
+    this.#retries = new Counter({
+      name: 'gatehouse_retries_total',
+      help: 'Retries of routes with a retries section, by route and result (retried, or budget_exhausted when the retry budget refused one).',
+      labelNames: ['route', 'result'],
+      registers,
+    });
+    this.#splits = new Counter({
+      name: 'gatehouse_split_requests_total',
+      help: 'Requests of split routes, by route, the service the split chose, and status.',
+      labelNames: ['route', 'service', 'status'],
       registers,
     });
     this.#spans = new Counter({
@@ -137,6 +151,16 @@ export class GatewayMetrics {
     }
     counter.inc();
     children.duration.observe(seconds);
+  }
+
+  /** Retries made for one request, and whether the budget refused one more. */
+  observeRetries(route: string, retried: number, refused: boolean): void {
+    if (retried > 0) this.#retries.inc({ route, result: 'retried' }, retried);
+    if (refused) this.#retries.inc({ route, result: 'budget_exhausted' });
+  }
+
+  observeSplit(route: string, service: string, status: number): void {
+    this.#splits.inc({ route, service, status: String(status) });
   }
 
   reloaded(success: boolean): void {
