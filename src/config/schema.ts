@@ -2,7 +2,7 @@
 // printed by `gatehouse schema`, the environment overrides (config/env.ts) and the
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
-import { orderProblems } from '../policies/order.ts';
+import { BUILTIN_NAMES, orderProblems } from '../policies/order.ts';
 import { cidrProblem } from '../proxy/cidr-list.ts';
 import { conditionsOf, mayOverlap } from '../routing/conditions.ts';
 import { regexProblem } from '../routing/regex-safety.ts';
@@ -708,6 +708,22 @@ const logSchema = z
   })
   .prefault({});
 
+const pluginSchema = z.strictObject({
+  module: z
+    .string()
+    .min(1)
+    .describe(
+      'Path of the module (TypeScript or JavaScript), relative to the config file. Its default export is the factory create(options, context) -> policy.',
+    ),
+  options: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("Handed to the factory; checked by the module's optionsSchema when it exports one."),
+  timeout: duration(
+    '5s',
+    'Deadline of one call of the policy (past it: 503 POLICY_TIMEOUT), and of loading the module.',
+  ),
+});
 const tracingSchema = z
   .strictObject({
     otlp_endpoint: httpUrl
@@ -743,6 +759,10 @@ export const configSchema = z
     auth: authSchema.optional(),
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
+    plugins: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'plugin names use letters, digits, - and _'), pluginSchema)
+      .optional()
+      .describe('Policies written as modules, by name; a route runs one when its policies list names it.'),
     tracing: tracingSchema.optional(),
   })
   // Cross-references run even when other keys have errors, so `validate` reports
@@ -799,6 +819,15 @@ export const configSchema = z
             });
           }
         });
+        for (const name of pluginNamesOf(config.plugins)) {
+          if (BUILTIN_NAMES.includes(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['plugins', name],
+              message: `${name} is a built-in policy name; give the plugin another name`,
+            });
+          }
+        }
         checkAmbiguousRoutes(config.routes, ctx);
       },
       { when: (payload) => hasCheckableShape(payload.value) },
@@ -912,6 +941,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
+export type PluginConfig = z.output<typeof pluginSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
