@@ -322,7 +322,11 @@ const splitSchema = z
   );
 
 const ipList = (description: string) =>
-  z.array(checked(cidr, cidrProblem)).min(1).optional().describe(description);
+  z
+    .array(checked(z.string(), cidrProblem).describe('An IP address or CIDR range'))
+    .min(1)
+    .optional()
+    .describe(description);
 
 const routeRateLimitSchema = z
   .strictObject({
@@ -897,7 +901,7 @@ function checkIdentityTransforms(
     if (typeof transform !== 'object' || transform === null) continue;
     for (const operation of ['set', 'add'] as const) {
       for (const name of Object.keys(transform[operation] ?? {})) {
-        if (names.includes(name.toLowerCase())) {
+        if (names.includes(name.toLowerCase()) && forbiddenHeaderProblem(name) === undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['routes', index, direction, operation, name],
@@ -907,7 +911,11 @@ function checkIdentityTransforms(
       }
     }
     (Array.isArray(transform.remove) ? transform.remove : []).forEach((name, position) => {
-      if (typeof name === 'string' && names.includes(name.toLowerCase())) {
+      if (
+        typeof name === 'string' &&
+        names.includes(name.toLowerCase()) &&
+        forbiddenHeaderProblem(name) === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['routes', index, direction, 'remove', position],
