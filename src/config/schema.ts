@@ -175,7 +175,10 @@ export const serviceSchema = z
       .enum(['round_robin', 'weighted', 'least_connections'])
       .default('round_robin')
       .describe('How an instance is picked among the available ones.'),
-    timeout: duration('30s', 'Deadline for the upstream response headers; past it the client gets 504.'),
+    timeout: duration(
+      '30s',
+      'Deadline, past which the client gets 504: for a connection to an instance (queued or connecting), then for the response headers once the whole request has been sent.',
+    ),
     connect_timeout: duration('5s', 'Deadline for opening a connection to an instance.'),
     body_timeout: duration('30s', 'Longest silence allowed while the upstream streams its response body.'),
     keep_alive_timeout: duration(
@@ -186,6 +189,10 @@ export const serviceSchema = z
     health_check: healthCheckSchema.optional(),
     circuit_breaker: circuitBreakerSchema,
     tls: clientTlsSchema.optional(),
+    pass_host: z
+      .boolean()
+      .default(false)
+      .describe("Send the client's Host header upstream instead of the instance's host:port."),
   })
   .superRefine((service, ctx) => {
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];

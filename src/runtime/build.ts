@@ -38,6 +38,8 @@ export interface Runtime {
   readonly resolveClientIp: (peer: string, headers: IncomingHttpHeaders) => string;
   /** The scheme the client used: own TLS, or a trusted proxy's X-Forwarded-Proto. */
   readonly resolveScheme: ReturnType<typeof createSchemeResolver>;
+  /** Whether the TCP peer is a trusted proxy, whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** Lower-cased names of the identity headers the gateway alone may send upstream. */
   readonly identityNames: ReadonlySet<string>;
   readonly userIdHeader: string;
@@ -77,7 +79,8 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
     config,
     router,
     resolveClientIp: plan.resolveClientIp,
-    resolveScheme: createSchemeResolver(config.server.trusted_proxies),
+    trustsPeer: plan.trustsPeer,
+    resolveScheme: createSchemeResolver(plan.trustsPeer),
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,
     rolesHeader,

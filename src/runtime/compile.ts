@@ -19,6 +19,7 @@ import {
 import type { Config } from '../config/schema.ts';
 import type { PluginPolicy } from '../policies/chain.ts';
 import { compilePlugins } from '../policies/plugins.ts';
+import { createCidrList } from '../proxy/cidr-list.ts';
 import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/certificates.ts';
 
@@ -31,6 +32,8 @@ export interface Plan {
   readonly tls: TlsMaterial;
   /** Worth logging, not refusing: an expired certificate with server.tls.expired: warn. */
   readonly tlsWarnings: readonly ConfigProblem[];
+  /** server.trusted_proxies as a check of the TCP peer: whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** The plugins' policies, created from their modules and options, by name. */
   readonly plugins: ReadonlyMap<string, PluginPolicy>;
 }
@@ -82,6 +85,8 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   return Object.freeze({
     config,
     resolveClientIp: resolveClientIp!,
+    // The entries were checked above: this can no longer throw.
+    trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
     plugins,
     tls: tls.material,
     tlsWarnings: tls.warnings.map((warning) => ({ ...warning, ...source.locate(pathOf(warning.path)) })),

@@ -3,7 +3,6 @@
 // certificate the handshake verified.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
 export type Scheme = 'http' | 'https';
@@ -15,22 +14,11 @@ export type Scheme = 'http' | 'https';
  * socket decides.
  */
 export function createSchemeResolver(
-  trustedProxies: readonly string[],
+  trustsPeer: (peer: string) => boolean,
 ): (peer: string, forwardedProto: string | string[] | undefined, ownTls: boolean) => Scheme {
-  if (trustedProxies.length === 0) return (_peer, _proto, ownTls) => (ownTls ? 'https' : 'http');
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) {
-    const [address, bits] = entry.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) trusted.addAddress(address, family);
-    else trusted.addSubnet(address, Number(bits), family);
-  }
   return (peer, forwardedProto, ownTls) => {
     const own: Scheme = ownTls ? 'https' : 'http';
-    if (forwardedProto === undefined) return own;
-    const address = peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
-    const family = isIP(address);
-    if (family === 0 || !trusted.check(address, family === 6 ? 'ipv6' : 'ipv4')) return own;
+    if (forwardedProto === undefined || !trustsPeer(peer)) return own;
     const first = (Array.isArray(forwardedProto) ? forwardedProto[0] : forwardedProto)
       .split(',')[0]
       .trim()
