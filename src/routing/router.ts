@@ -14,6 +14,20 @@ export interface RouteMatch<T> {
   readonly prefix: string;
 }
 
+/** One route as the explainer sees it: undefined `reason` for the one that matched. */
+export interface RouteVerdict<T> {
+  readonly value: T;
+  readonly prefix: string;
+  readonly host: string | undefined;
+  readonly reason: string | undefined;
+}
+
+export interface RouteExplanation<T> {
+  readonly match: RouteMatch<T> | undefined;
+  /** Every route, in config order, with why it did not match. */
+  readonly routes: readonly RouteVerdict<T>[];
+}
+
 export function normalizePrefix(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
@@ -24,8 +38,11 @@ export class Router<T> {
   readonly #exactHosts = new Map<string, Map<string, T>>();
   /** `*.example.com` routes, keyed by `.example.com`. */
   readonly #wildcardHosts: [suffix: string, table: Map<string, T>][] = [];
+  /** Kept for explain(): the request path never walks it. */
+  readonly #entries: readonly RouteEntry<T>[];
 
   constructor(entries: readonly RouteEntry<T>[]) {
+    this.#entries = entries;
     for (const entry of entries) {
       this.#tableFor(entry.host).set(normalizePrefix(entry.prefix), entry.value);
     }
@@ -49,6 +66,39 @@ export class Router<T> {
     return lookup(this.#anyHost, path);
   }
 
+  /**
+   * What match() decides, and for every other route why it lost: its host differs, the
+   * path is not under its prefix, or it fits too but the winner ranks first (a host of
+   * its own, then the longer prefix). The winner is match()'s own answer, so the
+   * explanation cannot drift from the routing.
+   */
+  explain(host: string, path: string): RouteExplanation<T> {
+    const match = this.match(host, path);
+    const winner = match && this.#entries.find((entry) => entry.value === match.value);
+    const routes = this.#entries.map((entry): RouteVerdict<T> => {
+      const prefix = normalizePrefix(entry.prefix);
+      const verdict = (reason: string | undefined) => ({
+        value: entry.value,
+        prefix,
+        host: entry.host,
+        reason,
+      });
+      if (entry.value === match?.value) return verdict(undefined);
+      if (entry.host !== undefined && !hostMatches(entry.host.toLowerCase(), host)) {
+        return verdict(`host "${host}" is not ${entry.host}`);
+      }
+      if (!isUnder(path, prefix)) return verdict(`path ${path} is not under ${prefix}`);
+      if (winner && winner.host !== undefined && entry.host === undefined) {
+        return verdict(`the route for host ${winner.host} takes precedence over routes for any host`);
+      }
+      if (winner && winner.host?.startsWith('*.') === false && entry.host?.startsWith('*.')) {
+        return verdict(`the route for exact host ${winner.host} takes precedence over wildcard hosts`);
+      }
+      return verdict(`the longer prefix ${normalizePrefix(winner?.prefix ?? '/')} matched`);
+    });
+    return { match, routes };
+  }
+
   #tableFor(host: string | undefined): Map<string, T> {
     if (host === undefined) return this.#anyHost;
     const name = host.toLowerCase();
@@ -68,6 +118,17 @@ export class Router<T> {
     }
     return table;
   }
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (!pattern.startsWith('*.')) return pattern === host;
+  const suffix = pattern.slice(1);
+  return host.endsWith(suffix) && host.length > suffix.length;
+}
+
+/** Whether `prefix` covers `path` on whole segments. */
+function isUnder(path: string, prefix: string): boolean {
+  return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
 }
 
 function lookup<T>(table: Map<string, T>, path: string): RouteMatch<T> | undefined {
