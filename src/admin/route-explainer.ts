@@ -21,7 +21,7 @@ export interface DescribedRequest {
 export interface RouteExplanation {
   readonly request: DescribedRequest;
   /** What the gateway would answer by itself, when it would: 400, 404, 405, or a probe's 200. */
-  readonly outcome: 'forwarded' | 'bad_request' | 'not_found' | 'method_not_allowed' | 'probe';
+  readonly outcome: 'forwarded' | 'redirected' | 'bad_request' | 'not_found' | 'method_not_allowed' | 'probe';
   readonly status: number | undefined;
   readonly message: string | undefined;
   readonly normalizedPath: string | undefined;
@@ -41,10 +41,13 @@ export function explainRoute(
   request: DescribedRequest,
   instancesOf: (service: string) => readonly InstanceStatus[],
 ): RouteExplanation {
+  const headers = { ...lowerCased(request.headers), host: request.host };
   const target = normalizeTarget(request.path);
   const normalizedPath = 'error' in target ? undefined : target.path;
   const verdicts =
-    normalizedPath === undefined ? undefined : runtime.router.explain(hostOf(request.host), normalizedPath);
+    'error' in target
+      ? undefined
+      : runtime.router.explain(hostOf(request.host), target.path, headers, target.query);
   const routes = (verdicts?.routes ?? []).map((verdict) => ({
     route: verdict.value.name,
     host: verdict.host,
@@ -64,7 +67,7 @@ export function explainRoute(
   const described = {
     url: request.path,
     method: request.method,
-    headers: { ...lowerCased(request.headers), host: request.host },
+    headers,
   } as unknown as IncomingMessage;
   try {
     const routed = routeRequest(runtime, described);
@@ -74,6 +77,15 @@ export function explainRoute(
         outcome: 'probe',
         status: 200,
         message: `${routed} is answered by the gateway itself`,
+        forwardedPath: undefined,
+      };
+    }
+    if (routed.location !== undefined) {
+      return {
+        ...base,
+        outcome: 'redirected',
+        status: undefined,
+        message: `answered by the gateway with a redirect to ${routed.location}`,
         forwardedPath: undefined,
       };
     }

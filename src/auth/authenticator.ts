@@ -10,6 +10,7 @@
 //
 // It is built once per auth config and is long-lived state (pools, cache, breaker):
 // the runtime registry should keep it across reloads while the auth section is unchanged.
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
@@ -17,13 +18,17 @@ import { GatewayError } from '../errors.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
 import type { Identity } from './identity.ts';
-import { createJwtVerifier } from './jwt-verifier.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
 import { SingleFlight } from './single-flight.ts';
 import { credentialKey, VerificationCache } from './verification-cache.ts';
 import { AuthUnavailableError, type Verdict, type Verifier, type VerifyCallResult } from './verifier.ts';
 
 export type { Verdict, Verifier, VerifyCallResult, VerifyRequest } from './verifier.ts';
+
+// jwt mode's verifier pulls in jose (about 4 MB resident and a few hundred ms of start
+// on a busy machine): it is loaded, synchronously, only when a config uses jwt mode.
+const load = createRequire(import.meta.url);
+const jwtVerifierModule = () => load('./jwt-verifier.ts') as typeof import('./jwt-verifier.ts');
 
 export interface Authenticator {
   /**
@@ -57,7 +62,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   const verifier: Verifier =
     deps.verifier ??
     (config.mode === 'jwt'
-      ? createJwtVerifier(config, { logger, clock, onCall: deps.onVerifyCall })
+      ? jwtVerifierModule().createJwtVerifier(config, { logger, clock, onCall: deps.onVerifyCall })
       : createRemoteVerifier(config, {
           logger,
           clock,

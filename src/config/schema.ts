@@ -3,6 +3,11 @@
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
 import { orderProblems } from '../policies/order.ts';
+import { cidrProblem } from '../proxy/cidr-list.ts';
+import { conditionsOf, mayOverlap } from '../routing/conditions.ts';
+import { regexProblem } from '../routing/regex-safety.ts';
+import { templateProblem } from '../routing/rewrite.ts';
+import { forbiddenHeaderProblem, valueTemplateProblem } from '../rules/header-transform.ts';
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from './units.ts';
 
 /** A duration string (`250ms`, `30s`, `5m`) parsed to milliseconds. */
@@ -14,6 +19,25 @@ function duration(fallback: string, description: string) {
     .refine((ms) => ms > 0, 'must be longer than 0')
     .prefault(fallback)
     .describe(description);
+}
+
+/** An optional duration: absent stays undefined. */
+function optionalDuration(description: string) {
+  return z
+    .string()
+    .regex(new RegExp(DURATION_PATTERN), 'expected a duration such as 250ms, 30s or 5m')
+    .transform((text) => parseDuration(text)!)
+    .refine((ms) => ms > 0, 'must be longer than 0')
+    .optional()
+    .describe(description);
+}
+
+/** A string the given check accepts (the check returns why not, or undefined). */
+function checked(schema: z.ZodString, problem: (value: string) => string | undefined) {
+  return schema.superRefine((value, ctx) => {
+    const found = problem(value);
+    if (found) ctx.addIssue({ code: 'custom', message: found });
+  });
 }
 
 /** A size string (`512b`, `64kb`, `10mb`) parsed to bytes. */
@@ -162,6 +186,118 @@ export const serviceSchema = z
     }
   });
 
+const expectationSchema = z
+  .union([
+    z.string(),
+    z.strictObject({
+      present: z
+        .literal(true)
+        .describe('Only require the header or parameter to be present, whatever its value.'),
+    }),
+  ])
+  .describe('An exact value, or { present: true }.');
+
+const matchSchema = z
+  .strictObject({
+    headers: z
+      .record(headerName, expectationSchema)
+      .optional()
+      .describe(
+        'Request headers the route requires: name -> exact value or { present: true }. Names are case-insensitive.',
+      ),
+    query: z
+      .record(z.string().min(1), expectationSchema)
+      .optional()
+      .describe(
+        'Query parameters the route requires (first occurrence, percent-decoded): name -> exact value or { present: true }.',
+      ),
+  })
+  .describe(
+    'Extra conditions. Among routes whose prefix matches, the longest prefix wins, then the one with more conditions; a prefix whose routes all fail their conditions falls back to shorter prefixes.',
+  );
+
+const rewriteSchema = z
+  .strictObject({
+    regex: checked(z.string(), regexProblem).describe(
+      'Regular expression on the normalized path, anchored with ^; refused when it can backtrack catastrophically (see docs/ROUTING.md).',
+    ),
+    replacement: checked(z.string(), (text) => templateProblem(text, 'replacement')).describe(
+      'Replacement of the first match; $1, $2… are the capture groups. The result must be a normalized path (400 otherwise).',
+    ),
+  })
+  .describe('Rewrite the path sent upstream (instead of strip_prefix).');
+
+const redirectSchema = z
+  .strictObject({
+    location: checked(z.string().min(1), (text) => templateProblem(text, 'location')).describe(
+      'Location of the answer; $1, $2… are the capture groups of rewrite.regex when the route has one.',
+    ),
+    status: z
+      .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
+      .default(302)
+      .describe('301, 302, 303, 307 or 308.'),
+  })
+  .describe('Answer every request of the route with a redirect; nothing is proxied.');
+
+const PLACEHOLDER_NAMES = ['request_id', 'client_ip', 'user_id', 'route'].map((name) => `$\{${name}}`);
+const headerTemplate = checked(z.string(), valueTemplateProblem).describe(
+  `A header value; ${PLACEHOLDER_NAMES.join(', ')} are replaced (a value that renders empty is not sent).`,
+);
+
+const headerTransformSchema = (direction: string) =>
+  z
+    .strictObject({
+      set: z
+        .record(headerName, headerTemplate)
+        .default({})
+        .describe('Headers to set, replacing any value already there.'),
+      add: z.record(headerName, headerTemplate).default({}).describe('Headers to add beside existing ones.'),
+      remove: z.array(headerName).default([]).describe('Headers to remove.'),
+    })
+    .describe(
+      `Edit the headers ${direction}. Hop-by-hop, framing, Host, identity and gateway-set headers (X-Request-ID, X-Forwarded-*) are refused.`,
+    );
+
+const retriesSchema = z
+  .strictObject({
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .describe(
+        'Retries after the first attempt, each on another instance, only when safe (see docs/ROUTING.md).',
+      ),
+    budget: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.2)
+      .describe('Most retries / requests over a sliding 10 s window: 0.2 lets retries add at most 20% load.'),
+    min_retries: z
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe('Retries allowed in any 10 s window whatever the budget, so a quiet route can still retry.'),
+  })
+  .describe('Retries beyond the single failover the gateway always makes when nothing reached an instance.');
+
+const splitSchema = z
+  .array(
+    z.strictObject({
+      service: z.string().min(1).describe('A service under services.'),
+      weight: positiveInt.describe('Relative share of requests.'),
+    }),
+  )
+  .min(2)
+  .describe(
+    'Canary split: each request goes to one of these services by weight; requests with the same X-Canary-Key header always go to the same one.',
+  );
+
+const ipList = (description: string) =>
+  z.array(checked(cidr, cidrProblem)).min(1).optional().describe(description);
+
 const routeRateLimitSchema = z
   .strictObject({
     per_client: z.number().positive().describe('Tokens per second for each client on this route.'),
@@ -177,49 +313,100 @@ const routeRateLimitSchema = z
   })
   .describe('A per-client limit for this route, applied on top of the global ones.');
 
-export const routeSchema = z.strictObject({
-  path: z
-    .string()
-    .regex(/^\/[^?#]*$/, 'expected a path starting with / and without ? or #')
-    .describe('Path prefix, matched on whole segments: /api/users matches /api/users/1, never /api/usersX.'),
-  service: z.string().min(1).describe('Name of the service (under services) that serves this route.'),
-  strip_prefix: z
-    .boolean()
-    .default(false)
-    .describe('Remove the matched prefix before forwarding: /api/users/1 -> /1.'),
-  auth: z
-    .enum(['required', 'optional', 'none'])
-    .optional()
-    .describe(
-      'required when an auth section exists, else none. optional forwards the identity when a valid token is present.',
+export const routeSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .regex(/^\/[^?#]*$/, 'expected a path starting with / and without ? or #')
+      .describe(
+        'Path prefix, matched on whole segments: /api/users matches /api/users/1, never /api/usersX.',
+      ),
+    service: z.string().min(1).describe('Name of the service (under services) that serves this route.'),
+    strip_prefix: z
+      .boolean()
+      .default(false)
+      .describe('Remove the matched prefix before forwarding: /api/users/1 -> /1.'),
+    auth: z
+      .enum(['required', 'optional', 'none'])
+      .optional()
+      .describe(
+        'required when an auth section exists, else none. optional forwards the identity when a valid token is present.',
+      ),
+    methods: z
+      .array(method)
+      .min(1)
+      .optional()
+      .describe('Accepted methods; others get 405. All methods when absent.'),
+    host: z
+      .string()
+      .regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'expected a host name, optionally starting with *.')
+      .optional()
+      .describe('Only match requests for this Host (exact, or *.example.com for any subdomain).'),
+    websocket: z
+      .boolean()
+      .default(false)
+      .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
+    rate_limit: routeRateLimitSchema.optional(),
+    roles: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('The identity must hold one of these roles, else 403 FORBIDDEN (needs auth on the route).'),
+    policies: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a policy name'))
+      .optional()
+      .describe(
+        'Order of the policies on this route: built-ins (cors, ip, auth, roles, rate_limit) and plugin names. Absent: cors, ip, auth, roles, rate_limit. Every built-in that applies to the route must be listed.',
+      ),
+    match: matchSchema.optional(),
+    rewrite: rewriteSchema.optional(),
+    redirect: redirectSchema.optional(),
+    request_headers: headerTransformSchema('sent upstream').optional(),
+    response_headers: headerTransformSchema('returned to the client').optional(),
+    timeout: optionalDuration(
+      "Deadline for the upstream response headers on this route, instead of the service's timeout.",
     ),
-  methods: z
-    .array(method)
-    .min(1)
-    .optional()
-    .describe('Accepted methods; others get 405. All methods when absent.'),
-  host: z
-    .string()
-    .regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'expected a host name, optionally starting with *.')
-    .optional()
-    .describe('Only match requests for this Host (exact, or *.example.com for any subdomain).'),
-  websocket: z
-    .boolean()
-    .default(false)
-    .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
-  rate_limit: routeRateLimitSchema.optional(),
-  roles: z
-    .array(z.string().min(1))
-    .min(1)
-    .optional()
-    .describe('The identity must hold one of these roles, else 403 FORBIDDEN (needs auth on the route).'),
-  policies: z
-    .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a policy name'))
-    .optional()
-    .describe(
-      'Order of the policies on this route: built-ins (cors, ip, auth, roles, rate_limit) and plugin names. Absent: cors, ip, auth, roles, rate_limit. Every built-in that applies to the route must be listed.',
+    retries: retriesSchema.optional(),
+    split: splitSchema.optional(),
+    ip_allow: ipList(
+      'Only these client addresses and CIDRs may use the route (403 FORBIDDEN otherwise), as resolved through server.trusted_proxies.',
     ),
-});
+    ip_deny: ipList('These client addresses and CIDRs get 403 FORBIDDEN (checked before ip_allow).'),
+  })
+  .superRefine((route, ctx) => {
+    for (const direction of ['request_headers', 'response_headers'] as const) {
+      const transform = route[direction];
+      if (!transform) continue;
+      const report = (path: (string | number)[], name: string) => {
+        const problem = forbiddenHeaderProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', path: [direction, ...path], message: problem });
+      };
+      for (const name of Object.keys(transform.set)) report(['set', name], name);
+      for (const name of Object.keys(transform.add)) report(['add', name], name);
+      transform.remove.forEach((name, index) => {
+        report(['remove', index], name);
+      });
+    }
+    if (route.rewrite && route.strip_prefix) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rewrite'],
+        message: 'use either rewrite or strip_prefix, not both',
+      });
+    }
+    if (route.split) {
+      const names = route.split.map((side) => side.service);
+      if (!names.includes(route.service)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['split'],
+          message: `the split must include the route's service "${route.service}"`,
+        });
+      }
+      const repeated = names.find((name, index) => names.indexOf(name) !== index);
+      if (repeated) ctx.addIssue({ code: 'custom', path: ['split'], message: `${repeated} is listed twice` });
+    }
+  });
 
 export const authSchema = z
   .strictObject({
@@ -480,6 +667,16 @@ export const configSchema = z
               message: `auth: ${route.auth} needs an auth section`,
             });
           }
+          route.split?.forEach((side, sideIndex) => {
+            if (typeof side?.service === 'string' && !(side.service in config.services)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['routes', index, 'split', sideIndex, 'service'],
+                message: `no service named "${side.service}"`,
+              });
+            }
+          });
+          checkIdentityTransforms(config, route, index, ctx);
           if (route.rate_limit && !config.rate_limit) {
             ctx.addIssue({
               code: 'custom',
@@ -504,30 +701,22 @@ export const configSchema = z
             });
           }
         });
-        const seen = new Map<string, number>();
-        config.routes.forEach((route, index) => {
-          const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '') || '/'}`;
-          if (seen.has(key)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['routes', index, 'path'],
-              message: `duplicate of routes.${seen.get(key)}`,
-            });
-          }
-          seen.set(key, index);
-        });
+        checkAmbiguousRoutes(config.routes, ctx);
       },
       { when: (payload) => hasCheckableShape(payload.value) },
     ),
   );
 
+type CheckedRoute = Pick<
+  RouteConfig,
+  'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
+> &
+  Partial<Pick<RouteConfig, 'match' | 'split' | 'request_headers' | 'response_headers'>>;
+
 interface CrossCheckedConfig {
   readonly services: Readonly<Record<string, unknown>>;
-  readonly routes: readonly Pick<
-    RouteConfig,
-    'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
-  >[];
-  readonly auth?: unknown;
+  readonly routes: readonly CheckedRoute[];
+  readonly auth?: { readonly user_id_header?: unknown; readonly roles_header?: unknown };
   readonly rate_limit?: unknown;
   readonly cors?: unknown;
   readonly plugins?: unknown;
@@ -535,6 +724,77 @@ interface CrossCheckedConfig {
 
 function pluginNamesOf(plugins: unknown): string[] {
   return typeof plugins === 'object' && plugins !== null ? Object.keys(plugins) : [];
+}
+
+type Issues = { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void };
+
+/**
+ * Routes with the same host and prefix may coexist only when the router can always
+ * tell them apart: a different number of conditions (more wins), or conditions no
+ * request can meet together. Otherwise the config names both.
+ */
+function checkAmbiguousRoutes(routes: readonly CheckedRoute[], ctx: Issues): void {
+  const groups = new Map<string, number[]>();
+  routes.forEach((route, index) => {
+    const key = `${String(route.host ?? '*').toLowerCase()} ${route.path.replace(/\/+$/, '') || '/'}`;
+    const group = groups.get(key) ?? [];
+    const conditions = conditionsOf(route.match);
+    for (const earlier of group) {
+      const other = conditionsOf(routes[earlier].match);
+      if ((conditions?.count ?? 0) !== (other?.count ?? 0) || !mayOverlap(conditions, other)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes', index, 'path'],
+        message: `routes.${earlier} and routes.${index} (${route.path}) could both match the same request with the same rank; give one of them a condition the other cannot meet`,
+      });
+      break;
+    }
+    group.push(index);
+    groups.set(key, group);
+  });
+}
+
+/** The configured identity header names (auth.user_id_header…) are as untouchable as X-User-*. */
+function checkIdentityTransforms(
+  config: CrossCheckedConfig,
+  route: CheckedRoute,
+  index: number,
+  ctx: Issues,
+): void {
+  const names = [config.auth?.user_id_header, config.auth?.roles_header]
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => name.toLowerCase());
+  if (names.length === 0) return;
+  for (const direction of ['request_headers', 'response_headers'] as const) {
+    const transform = route[direction] as Partial<HeaderTransformInput> | undefined;
+    if (typeof transform !== 'object' || transform === null) continue;
+    for (const operation of ['set', 'add'] as const) {
+      for (const name of Object.keys(transform[operation] ?? {})) {
+        if (names.includes(name.toLowerCase())) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', index, direction, operation, name],
+            message: `${name} is an identity header: only the auth answer sets it`,
+          });
+        }
+      }
+    }
+    (Array.isArray(transform.remove) ? transform.remove : []).forEach((name, position) => {
+      if (typeof name === 'string' && names.includes(name.toLowerCase())) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, direction, 'remove', position],
+          message: `${name} is an identity header: only the auth answer sets it`,
+        });
+      }
+    });
+  }
+}
+
+interface HeaderTransformInput {
+  readonly set: Record<string, unknown>;
+  readonly add: Record<string, unknown>;
+  readonly remove: unknown[];
 }
 
 function hasCheckableShape(value: unknown): boolean {

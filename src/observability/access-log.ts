@@ -56,7 +56,7 @@ export class AccessLog {
     if (req.method !== undefined) line += `,"method":${jsonString(req.method)}`;
     if (req.url !== undefined) line += `,"path":${jsonString(req.url)}`;
     if (route !== undefined)
-      line += `,"route":${jsonString(route.name)},"service":${jsonString(route.serviceName)}`;
+      line += `,"route":${jsonString(route.name)},"service":${jsonString(outcome.service ?? route.serviceName)}`;
     if (outcome.instance !== undefined) line += `,"instance":${jsonString(outcome.instance)}`;
     if (outcome.attempts) line += `,"attempts":${outcome.attempts}`;
     line += `,"status":${status},"duration_ms":${jsonNumber(roundMs(performance.now() - state.startedAt))}`;

@@ -39,6 +39,8 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
+  readonly #retries: Counter<'route' | 'result'>;
+  readonly #splits: Counter<'route' | 'service' | 'status'>;
   readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
@@ -80,6 +82,18 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#retries = new Counter({
+      name: 'gatehouse_retries_total',
+      help: 'Retries of routes with a retries section, by route and result (retried, or budget_exhausted when the retry budget refused one).',
+      labelNames: ['route', 'result'],
+      registers,
+    });
+    this.#splits = new Counter({
+      name: 'gatehouse_split_requests_total',
+      help: 'Requests of split routes, by route, the service the split chose, and status.',
+      labelNames: ['route', 'service', 'status'],
       registers,
     });
     this.#spans = new Counter({
@@ -156,6 +170,16 @@ export class GatewayMetrics {
       total,
       lastMinute: window.summary().requests,
     }));
+  }
+
+  /** Retries made for one request, and whether the budget refused one more. */
+  observeRetries(route: string, retried: number, refused: boolean): void {
+    if (retried > 0) this.#retries.inc({ route, result: 'retried' }, retried);
+    if (refused) this.#retries.inc({ route, result: 'budget_exhausted' });
+  }
+
+  observeSplit(route: string, service: string, status: number): void {
+    this.#splits.inc({ route, service, status: String(status) });
   }
 
   reloaded(success: boolean): void {

@@ -10,6 +10,7 @@ import type { Config, RouteConfig } from '../config/schema.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
 import { createAuthPolicy } from './auth.ts';
 import type { PolicyEvents } from './events.ts';
+import { createIpPolicy } from './ip.ts';
 import type { BuiltinPolicy, Policy } from './policy.ts';
 import { createRateLimitPolicy } from './rate-limit.ts';
 import { createRolesPolicy } from './roles.ts';
@@ -68,8 +69,7 @@ function builtin(
     case 'cors':
       return deps.cors;
     case 'ip':
-      // The client-address rules (ip_allow / ip_deny) have their own step once they exist.
-      return null;
+      return createIpPolicy(route);
     case 'auth':
       return createAuthPolicy(route.auth ?? (config.auth ? 'required' : 'none'), deps.authenticator);
     case 'roles':

@@ -10,7 +10,8 @@
 // setup needs a config key naming the header (not in the schema yet). X-Real-IP is
 // never read: it carries one unverifiable value.
 import type { IncomingHttpHeaders } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { createCidrList, unmapAddress as unmapPeer } from './cidr-list.ts';
 
 export type ClientAddressResolver = (peerAddress: string, headers: IncomingHttpHeaders) => string;
 
@@ -22,9 +23,7 @@ export function createClientAddressResolver(trustedProxies: readonly string[]): 
   // Nobody is trusted: the peer is the client, and no header is even looked at.
   if (trustedProxies.length === 0) return unmapPeer;
 
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) addTrusted(trusted, entry);
-  const isTrusted = (ip: string): boolean => trusted.check(ip, ip.indexOf(':') < 0 ? 'ipv4' : 'ipv6');
+  const isTrusted = createCidrList(trustedProxies, 'trusted_proxies');
 
   // Walks a comma-separated list right to left. A hop that is not an address (garbage,
   // `unknown`, an obfuscated name) ends the walk: nothing left of it can be trusted, so
@@ -55,41 +54,6 @@ export function createClientAddressResolver(trustedProxies: readonly string[]): 
     if (forwarded !== undefined) return walk(joinList(forwarded), peer, parseForwardedElement);
     return peer;
   };
-}
-
-/** Adds `10.0.0.0/8`, `2001:db8::/32` or a single address; IPv4-mapped IPv6 ranges are added as IPv4, as peers are unmapped. */
-function addTrusted(list: BlockList, entry: string): void {
-  const slash = entry.indexOf('/');
-  let address = slash < 0 ? entry.trim() : entry.slice(0, slash).trim();
-  let prefix = slash < 0 ? undefined : Number(entry.slice(slash + 1).trim());
-  let family = isIP(address);
-  const unmapped = family === 6 ? unmapPeer(address) : address;
-  if (unmapped !== address) {
-    if (prefix !== undefined && prefix < 96)
-      throw new Error(`trusted_proxies: "${entry}" reaches beyond the IPv4-mapped range; write it as IPv4`);
-    address = unmapped;
-    prefix = prefix === undefined ? undefined : prefix - 96;
-    family = 4;
-  }
-  if (family === 0) throw new Error(`trusted_proxies: "${entry}" is not an IP address or CIDR`);
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (prefix === undefined) {
-    list.addAddress(address, type);
-    return;
-  }
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
-    throw new Error(`trusted_proxies: "${entry}" has an invalid prefix length`);
-  }
-  list.addSubnet(address, prefix, type);
-}
-
-/** `::ffff:1.2.3.4` (what a dual-stack listener reports for IPv4 peers) -> `1.2.3.4`. */
-function unmapPeer(address: string): string {
-  if (address.length > 7 && address.charCodeAt(0) === 58 /* : */ && address.indexOf('.') > 0) {
-    const lower = address.slice(0, 7).toLowerCase();
-    if (lower === '::ffff:') return address.slice(7);
-  }
-  return address;
 }
 
 function joinList(value: string | string[]): string {

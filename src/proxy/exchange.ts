@@ -27,6 +27,10 @@ export interface ExchangeListener {
   started(statusCode: number, contentLength: number | undefined): void;
   /** The exchange ended: `error` is undefined on success. `afterStart` tells whether headers went out. */
   finished(error: Error | undefined, afterStart: boolean): void;
+  /** Final response headers arrived: an error returned here drops the answer and aborts the exchange with it (a retry follows). */
+  holdBack?: ((statusCode: number, rawHeaders: Buffer[]) => Error | undefined) | undefined;
+  /** Edits the upstream's headers (a route's response_headers) before the gateway's own are added. */
+  editHeaders?: ((headers: string[]) => void) | undefined;
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -69,9 +73,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: wait for the final answer
     clearTimeout(this.#deadline);
+    const held = this.#listener.holdBack?.(statusCode, rawHeaders);
+    if (held) {
+      this.abort(held);
+      return false;
+    }
     this.#started = true;
     this.#resume = resume;
     const { headers, contentLength } = clientResponseHeaders(rawHeaders);
+    this.#listener.editHeaders?.(headers);
     for (const name in this.#extraHeaders) headers.push(name, this.#extraHeaders[name]);
     this.#listener.started(statusCode, contentLength);
     this.#res.writeHead(statusCode, headers);

@@ -3,18 +3,44 @@
 // (any method: nothing was sent); an idempotent request without a body is also
 // retried after a reset before response headers. Nothing is retried once the
 // response has started, and a body that was streamed is never replayed.
+// A route with `retries` may retry more (up to `attempts`, each on another instance,
+// after a jittered backoff): the same safe cases, plus an upstream 503 carrying
+// Retry-After on an idempotent bodiless request; every retry that could add load to
+// an instance is taken from the route's budget. Nothing-reached-the-instance retries
+// are not: they add no load anywhere.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import { GatewayError } from '../errors.ts';
 import type { RequestSpan } from '../observability/tracing.ts';
 import type { UpstreamInstance } from '../upstream/instance.ts';
+import type { RetryBudget } from '../upstream/retry-budget.ts';
 import type { Lease, ServicePool } from '../upstream/service-pool.ts';
 import { BodyLimitStream } from './body-limit.ts';
 import { classifyFailure, type FailureKind, toGatewayError } from './error-map.ts';
-import { ClientGone, Exchange, HeadersDeadline } from './exchange.ts';
+import { ClientGone, Exchange, type ExchangeListener, HeadersDeadline } from './exchange.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Backoff between a route's retries: 25 ms doubling to 250 ms, half of it jitter. */
+const RETRY_BACKOFF: BackoffPolicy = { baseMs: 25, maxMs: 250 };
+
+/** A route's `retries`: how many, and the budget they are taken from. */
+export interface RouteRetries {
+  readonly attempts: number;
+  readonly budget: RetryBudget;
+}
+
+/** An upstream 503 with Retry-After that the forwarder held back to retry elsewhere. */
+class RetryableAnswer extends Error {
+  readonly retryAfter: string;
+  constructor(retryAfter: string) {
+    super('the upstream answered 503 with Retry-After');
+    this.name = 'RetryableAnswer';
+    this.retryAfter = retryAfter;
+  }
+}
 
 export interface ForwardTarget {
   readonly pool: ServicePool;
@@ -23,6 +49,8 @@ export interface ForwardTarget {
   /** Longest silence while the response body streams. */
   readonly bodyTimeout: number;
   readonly bodyLimit: number;
+  /** The route's retries; null: only the one failover when nothing reached an instance. */
+  readonly retries: RouteRetries | null;
 }
 
 export interface ForwardOutcome {
@@ -33,6 +61,10 @@ export interface ForwardOutcome {
   attempts: number;
   /** The upstream's Content-Length, when it sent one. */
   responseBytes: number | undefined;
+  /** The service that was asked (a split route chooses one per request). */
+  service?: string;
+  /** A retry was due but the route's retry budget was spent. */
+  retryRefused?: boolean;
 }
 
 interface AttemptResult {
@@ -53,6 +85,8 @@ export async function forward(
   outcome: ForwardOutcome,
   /** The request's server span when traced: each attempt gets a child span and names it upstream. */
   span?: RequestSpan,
+  /** The route's response_headers transform, bound to this request. */
+  editResponseHeaders?: (headers: string[]) => void,
 ): Promise<void> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -62,6 +96,10 @@ export async function forward(
   const hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   const body = !hasBody ? null : chunked ? limitBody(req, target.bodyLimit) : req;
   const replayable = !hasBody && IDEMPOTENT.has(req.method!);
+  const { retries } = target;
+  const maxRetries = retries ? retries.attempts : 1;
+  retries?.budget.request();
+  outcome.service = target.pool.name;
 
   let excluded: Set<UpstreamInstance> | undefined;
   let lastError: GatewayError | undefined;
@@ -78,6 +116,20 @@ export async function forward(
     }
     outcome.attempts = attempt;
     outcome.instance = lease.instance.origin;
+    // Held back only when a retry will follow: the budget is asked here, before the answer is dropped.
+    const holdBack =
+      retries !== null && replayable && attempt <= maxRetries
+        ? (status: number, rawHeaders: Buffer[]) => {
+            if (status !== 503) return undefined;
+            const retryAfter = headerValue(rawHeaders, 'retry-after');
+            if (retryAfter === undefined) return undefined;
+            if (!retries.budget.tryRetry()) {
+              outcome.retryRefused = true;
+              return undefined;
+            }
+            return new RetryableAnswer(retryAfter);
+          }
+        : undefined;
     const attemptSpan = span?.attempt(req.method!, lease.instance.origin, attempt);
     const result = await attemptOnce(
       lease.instance,
@@ -89,6 +141,8 @@ export async function forward(
       body,
       extraResponseHeaders,
       outcome,
+      holdBack,
+      editResponseHeaders,
     );
     const { error } = result;
     attemptSpan?.end(result.status, error);
@@ -101,20 +155,47 @@ export async function forward(
       lease.release(error instanceof ClientGone ? 'neutral' : 'failure');
       return;
     }
+    const held = error instanceof RetryableAnswer;
     const kind: FailureKind =
       error instanceof HeadersDeadline
         ? 'timeout'
         : error instanceof ClientGone
           ? 'client'
-          : classifyFailure(error);
+          : held
+            ? 'garbled'
+            : classifyFailure(error);
     lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
     if (error instanceof ClientGone) return;
-    lastError = toGatewayError(error, kind);
-    const retry = attempt === 1 && (kind === 'unreachable' || (kind === 'reset' && replayable));
-    if (!retry) throw lastError;
+    lastError = held
+      ? new GatewayError('UPSTREAM_UNAVAILABLE', { headers: { 'retry-after': error.retryAfter } })
+      : toGatewayError(error, kind);
+    const safe = held || kind === 'unreachable' || (kind === 'reset' && replayable);
+    if (!safe || attempt > maxRetries) throw lastError;
+    // A held-back 503 took its retry from the budget already; nothing-reached retries cost none.
+    if (retries !== null && !held && kind !== 'unreachable' && !retries.budget.tryRetry()) {
+      outcome.retryRefused = true;
+      throw lastError;
+    }
     excluded ??= new Set();
     excluded.add(lease.instance);
+    if (retries !== null) await sleep(backoffDelay(attempt, RETRY_BACKOFF, Math.random));
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function headerValue(rawHeaders: Buffer[], lowerName: string): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (
+      rawHeaders[i].length === lowerName.length &&
+      rawHeaders[i].toString('latin1').toLowerCase() === lowerName
+    ) {
+      return rawHeaders[i + 1].toString('latin1');
+    }
+  }
+  return undefined;
 }
 
 function attemptOnce(
@@ -127,6 +208,8 @@ function attemptOnce(
   body: IncomingMessage | BodyLimitStream | null,
   extraResponseHeaders: Readonly<Record<string, string>>,
   outcome: ForwardOutcome,
+  holdBack: ExchangeListener['holdBack'],
+  editHeaders: ExchangeListener['editHeaders'],
 ): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const sentAt = performance.now();
@@ -141,6 +224,8 @@ function attemptOnce(
         res.off('close', onClientGone);
         resolve({ error, afterStart, status });
       },
+      holdBack,
+      editHeaders,
     });
     const onClientGone = () => exchange.abort(new ClientGone());
     res.once('close', onClientGone);

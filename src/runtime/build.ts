@@ -7,12 +7,17 @@ import type { Config, RouteConfig } from '../config/schema.ts';
 import { compileChain } from '../policies/chain.ts';
 import { createCorsPolicy } from '../policies/cors.ts';
 import type { PolicyChain } from '../policies/runner.ts';
-import type { ForwardTarget } from '../proxy/forward.ts';
 import { normalizePrefix, Router } from '../routing/router.ts';
+import {
+  compileRouteRules,
+  compileTargets,
+  type RouteRules,
+  type RouteTargets,
+} from '../rules/route-rules.ts';
 import type { Plan } from './compile.ts';
 import type { Components } from './registry.ts';
 
-export interface CompiledRoute {
+export interface CompiledRoute extends RouteRules, RouteTargets {
   /** The configured path: the route's name in logs and metrics. */
   readonly name: string;
   readonly prefix: string;
@@ -21,7 +26,6 @@ export interface CompiledRoute {
   /** Allow header value for a 405. */
   readonly allow: string | undefined;
   readonly serviceName: string;
-  readonly target: ForwardTarget;
   /** The route's policies in their order (routes[].policies); null when there are none. */
   readonly chain: PolicyChain | null;
   readonly websocket: boolean;
@@ -44,7 +48,6 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
   const chainDeps = { cors, authenticator, bucketStore, plugins: new Map(), events: policyEvents };
 
   const compile = (route: RouteConfig): CompiledRoute => {
-    const service = config.services[route.service];
     return Object.freeze({
       name: route.path,
       prefix: normalizePrefix(route.path),
@@ -52,19 +55,18 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
       methods: route.methods ? new Set(route.methods) : null,
       allow: route.methods?.join(', '),
       serviceName: route.service,
-      target: Object.freeze({
-        pool: pools.get(route.service)!,
-        headersTimeout: service.timeout,
-        bodyTimeout: service.body_timeout,
-        bodyLimit: config.server.body_limit,
-      }),
+      ...compileRouteRules(route),
+      ...compileTargets(route, config, pools),
       chain: compileChain(route, config, chainDeps),
       websocket: route.websocket,
     });
   };
 
   const router = new Router(
-    config.routes.map((route) => ({ prefix: route.path, host: route.host, value: compile(route) })),
+    config.routes.map((route) => {
+      const value = compile(route);
+      return { prefix: route.path, host: route.host, value, conditions: value.conditions };
+    }),
   );
   const userIdHeader = config.auth?.user_id_header ?? 'X-User-ID';
   const rolesHeader = config.auth?.roles_header ?? 'X-User-Roles';

@@ -4,16 +4,22 @@
 // each is rebuilt only when the settings it depends on changed. A replaced component
 // is not closed here: its close is handed back in `retire`, which the runtime holder
 // runs once the last request pinned to the old snapshot has ended.
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
-import { RedisBucketStore } from '../ratelimit/redis-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
+
+// The Redis store pulls in ioredis (about 10 MB resident and most of a second of start
+// on a busy machine): it is loaded, synchronously, only when a config uses store: redis.
+const load = createRequire(import.meta.url);
+const redisStoreModule = () =>
+  load('../ratelimit/redis-store.ts') as typeof import('../ratelimit/redis-store.ts');
 
 interface Held<T> {
   readonly fingerprint: string;
@@ -42,6 +48,7 @@ export class GatewayRegistry {
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
   #bucketStore: Held<BucketStore> | undefined;
+  #closed = false;
   /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
 
@@ -60,6 +67,8 @@ export class GatewayRegistry {
    * The upstream registry goes last; it cannot fail on a compiled config.
    */
   componentsFor(config: Config): Components {
+    // A reload that arrives while the gateway stops would create what nobody closes.
+    if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
     const authenticator = this.#reuseOrCreate(this.#authenticator, config.auth, (auth: AuthConfig) =>
       createAuthenticator(auth, {
@@ -94,6 +103,7 @@ export class GatewayRegistry {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([
       this.upstreams.close(),
       this.#authenticator?.value.close(),
@@ -119,7 +129,7 @@ export class GatewayRegistry {
    */
   #createBucketStore(config: RateLimitConfig): BucketStore {
     if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
-    return new RedisBucketStore({
+    return new (redisStoreModule().RedisBucketStore)({
       url: config.redis_url,
       keyPrefix: config.key_prefix,
       timeoutMs: config.redis_timeout,

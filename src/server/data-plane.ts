@@ -64,6 +64,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           status,
           (performance.now() - state.startedAt) / 1000,
         );
+        if (outcome.attempts > 1 || outcome.retryRefused) {
+          metrics.observeRetries(state.routeName, outcome.attempts - 1, outcome.retryRefused === true);
+        }
+        if (state.matchedRoute?.split && outcome.service) {
+          metrics.observeSplit(state.routeName, outcome.service, status);
+        }
         if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
         state.span?.end({
           route: state.matchedRoute?.name,
@@ -98,17 +104,31 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       res.end(reply.body);
       return;
     }
+    const route = routed.route;
+    if (routed.location !== undefined) {
+      res.writeHead(route.redirect!.status, {
+        ...state.responseHeaders,
+        location: routed.location,
+        'content-length': '0',
+        'x-request-id': state.requestId,
+      });
+      res.end();
+      return;
+    }
     const headers = headersForUpstream(runtime, state, traceparent, peer);
+    route.requestHeaders?.(headers, state);
     state.responseHeaders['x-request-id'] = state.requestId;
+    const editResponse = route.responseHeaders;
     await forward(
       state.req,
       res,
-      routed.route.target,
+      route.split ? route.split(state.req.headers) : route.target,
       routed.upstreamPath,
       headers,
       state.responseHeaders,
       outcome,
       state.span,
+      editResponse ? (upstreamHeaders) => editResponse(upstreamHeaders, state) : undefined,
     );
   }
 }

@@ -45,6 +45,8 @@ export interface RoutedRequest {
   readonly route: CompiledRoute;
   /** Path and query as the instance sees them (before its base path). */
   readonly upstreamPath: string;
+  /** The Location to answer with, on a redirect route (the route's status goes with it). */
+  readonly location?: string;
 }
 
 /** The normalized path for the gateway's own endpoints, or undefined. */
@@ -64,7 +66,7 @@ export function routeRequest(
   if ('error' in target)
     throw new GatewayError('BAD_REQUEST', { message: `Bad request target: ${target.error}` });
   if (target.path === '/health' || target.path === '/ready') return target.path;
-  const match = runtime.router.match(hostOf(req.headers.host), target.path);
+  const match = runtime.router.match(hostOf(req.headers.host), target.path, req.headers, target.query);
   if (!match) throw new GatewayError('ROUTE_NOT_FOUND');
   const route = match.value;
   if (state) {
@@ -75,8 +77,11 @@ export function routeRequest(
   if (route.methods && !route.methods.has(req.method!) && !isPreflight(req.method, req.headers)) {
     throw new GatewayError('METHOD_NOT_ALLOWED', { headers: { allow: route.allow! } });
   }
+  if (route.redirect) return { route, upstreamPath: '', location: route.redirect.location(target.path) };
   let rest = target.path;
-  if (route.stripPrefix && match.prefix !== '/') {
+  if (route.rewrite) {
+    rest = route.rewrite(target.path);
+  } else if (route.stripPrefix && match.prefix !== '/') {
     rest = target.path.slice(match.prefix.length) || '/';
   }
   return { route, upstreamPath: rest + target.query };

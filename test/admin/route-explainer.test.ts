@@ -21,6 +21,8 @@ before(async () => {
       { path: '/api/users', service: 'b', methods: ['GET'] },
       { path: '/', service: 'a', host: 'internal.example.com' },
       { path: '/other', service: 'b' },
+      { path: '/beta', service: 'b' },
+      { path: '/beta', service: 'a', match: { headers: { 'x-canary': '1' }, query: { beta: 'true' } } },
     ],
     cors: { allowed_origins: ['https://app.example.com'] },
     rate_limit: { global: 1000, global_burst: 1000, per_client: 100, per_client_burst: 100 },
@@ -58,6 +60,7 @@ test('names the matching route, its paths and policies, and why the others did n
     '/api': 'the longer prefix /api/users matched',
     '/': 'host "www.example.com" is not internal.example.com',
     '/other': 'path /api/users/7 is not under /other',
+    '/beta': 'path /api/users/7 is not under /beta',
   });
 });
 
@@ -73,6 +76,23 @@ test('agrees with the data plane: what it says is forwarded is what the upstream
     hosted.routes.find((r) => r.route === '/api')?.reason ?? '',
     /route for host internal\.example\.com takes precedence/,
   );
+});
+
+test('route conditions: the failing one is named, and the route with more conditions wins', async () => {
+  const plain = await explain('path=/beta/1?beta=true&header.x-canary=2');
+  assert.equal(plain.service, 'b');
+  assert.deepEqual(
+    plain.routes.filter((r) => r.route === '/beta').map((r) => r.reason ?? 'matched'),
+    ['matched', 'header x-canary is not "1"'],
+  );
+  const canary = await explain('path=/beta/1?beta=true&header.x-canary=1');
+  assert.equal(canary.service, 'a');
+  assert.deepEqual(
+    canary.routes.filter((r) => r.route === '/beta').map((r) => r.reason ?? 'matched'),
+    ['a route of the same prefix with more conditions matched', 'matched'],
+  );
+  const noQuery = await explain('path=/beta/1&header.x-canary=1');
+  assert.equal(noQuery.routes.at(-1)?.reason, 'query parameter beta is missing');
 });
 
 test('says what the gateway would answer itself: 405, 404, 400', async () => {

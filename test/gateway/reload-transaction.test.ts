@@ -188,3 +188,48 @@ function connectionsOf(upstream: TestUpstream): Promise<number> {
     upstream.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
   );
 }
+
+test('a reload that changes listener settings applies the rest and names what needs a restart', async () => {
+  const gw = await startTestGateway(
+    { services: { s: { url: one.url } }, routes: [{ path: '/', service: 's' }] },
+    NO_WATCH,
+  );
+  try {
+    await gw.writeConfig({
+      server: { max_connections: 50 },
+      log: { level: 'warn' },
+      services: { s: { url: two.url } },
+      routes: [{ path: '/', service: 's' }],
+    });
+    const result = await gw.gateway.reload();
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.restartRequired, ['server.max_connections', 'log']);
+    assert.equal(await body(`${gw.url}/x`), '200 two');
+    assert.equal(gw.gateway.logger.level, 'info', 'the log level needs a restart');
+    const line = gw.logs().find((entry) => entry.msg === 'configuration reloaded');
+    assert.deepEqual(line?.restart_required, ['server.max_connections', 'log']);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a reload after shutdown is refused instead of creating what nobody would close', async () => {
+  const gw = await startTestGateway(
+    {
+      services: { s: { url: one.url } },
+      routes: [{ path: '/', service: 's' }],
+      rate_limit: { store: 'memory' },
+    },
+    NO_WATCH,
+  );
+  await gw.gateway.shutdown();
+  await gw.writeConfig({
+    services: { s: { url: two.url } },
+    routes: [{ path: '/', service: 's' }],
+    rate_limit: { store: 'memory', max_clients: 10 },
+  });
+  const result = await gw.gateway.reload();
+  assert.equal(result.ok, false);
+  assert.match(result.errors?.join('\n') ?? '', /shutting down/);
+  await gw.close();
+});

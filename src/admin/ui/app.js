@@ -106,7 +106,7 @@ function renderServices(services, now) {
         h('td', { class: 'num' }, instance.inFlight),
         h(
           'td',
-          { class: 'muted' },
+          { class: 'muted probe' },
           instance.lastProbe
             ? `${instance.lastProbe.passed ? 'passed' : 'failed'} ${ago(instance.lastProbe.at, now)}`
             : service.health_checked
