@@ -6,7 +6,10 @@
 // the SHA-256 of the whole header value up in the verification cache, and on a miss
 // let one verification per credential run at a time (single-flight); its verdict is
 // cached (valid: min(cache_ttl, exp - now); invalid: negative_cache_ttl) and shared by
-// every request that waited for it.
+// every request that waited for it. A verification that a client address starts is
+// charged to that address's share when it ends in a refusal (client-budget.ts), so
+// one address sending random tokens is refused (429) long before it can spend the
+// auth service's budget for everybody.
 //
 // It is built once per auth config and is long-lived state (pools, cache, breaker):
 // the runtime registry should keep it across reloads while the auth section is unchanged.
@@ -15,8 +18,10 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { retryAfterHeader } from '../retry-after.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
+import { ClientBudget, ClientOverBudget } from './client-budget.ts';
 import type { Identity } from './identity.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -34,9 +39,10 @@ export interface Authenticator {
   /**
    * Resolves to the caller's identity or rejects with a GatewayError: UNAUTHORIZED
    * (with WWW-Authenticate) or AUTH_UNAVAILABLE. `requestId` is sent to the auth
-   * service as X-Request-ID in remote mode.
+   * service as X-Request-ID in remote mode. `client` is the client address whose share
+   * of failed verifications pays for an uncached credential (RATE_LIMITED when spent).
    */
-  authenticate(authorization: string | undefined, requestId?: string): Promise<Identity>;
+  authenticate(authorization: string | undefined, requestId?: string, client?: string): Promise<Identity>;
   /** State of the breaker that guards the auth service (remote) or JWKS endpoint (jwt). */
   breakerState(): BreakerState;
   /** Refuses new work (AUTH_UNAVAILABLE), lets verifications in flight finish, releases connections. */
@@ -76,6 +82,12 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     clock,
   });
   const flights = new SingleFlight<Verdict>();
+  // jwt mode verifies locally: a refusal costs no call, and the JWKS fetches an unknown
+  // kid causes are bounded by jwks_cooldown for all clients together.
+  const budget =
+    config.mode === 'remote' && config.failed_per_client > 0
+      ? new ClientBudget(config.failed_per_client, clock)
+      : undefined;
   let closed = false;
 
   async function verifyAndRemember(
@@ -83,27 +95,43 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     authorization: string,
     token: string,
     requestId: string | undefined,
+    client: string | undefined,
   ) {
+    const reservation = budget !== undefined && client !== undefined ? budget.reserve(client) : undefined;
+    if (reservation !== undefined && !reservation.admitted) {
+      deps.onVerifyCall?.('client_limited');
+      logger.debug(
+        { request_id: requestId, client },
+        'client address spent its share of failed verifications',
+      );
+      throw new ClientOverBudget(reservation.retryAfterMs);
+    }
     let verdict: Verdict;
     try {
       verdict = await verifier.verify({ authorization, token, requestId });
     } catch (error) {
+      if (reservation !== undefined) budget!.refund(reservation);
       if (error instanceof AuthUnavailableError) {
         const level = error.refused ? 'debug' : 'warn';
-        logger[level]({ requestId, reason: error.reason, err: error.cause }, 'token could not be verified');
+        logger[level](
+          { request_id: requestId, reason: error.reason, err: error.cause },
+          'token could not be verified',
+        );
         throw error;
       }
       // A bug, not an outage: still 503, never a pass.
-      logger.error({ requestId, err: error }, 'token verification failed unexpectedly');
+      logger.error({ request_id: requestId, err: error }, 'token verification failed unexpectedly');
       throw new AuthUnavailableError('unexpected error', { cause: error });
     }
+    // Only a refusal stays charged to the client.
+    if (reservation !== undefined && verdict.valid) budget!.refund(reservation);
     if (verdict.valid) cache.setValid(key, verdict.identity, verdict.expiresAtMs);
     else if (verdict.cacheable) cache.setInvalid(key);
     return verdict;
   }
 
   return {
-    async authenticate(authorization, requestId) {
+    async authenticate(authorization, requestId, client) {
       const credential = parseAuthorization(authorization);
       if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN);
       if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN);
@@ -118,8 +146,12 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
       }
       let verdict: Verdict;
       try {
-        verdict = await flights.run(key, () => verifyAndRemember(key, header, credential.token, requestId));
+        verdict = await flights.run(key, () =>
+          verifyAndRemember(key, header, credential.token, requestId, client),
+        );
       } catch (error) {
+        if (error instanceof ClientOverBudget)
+          throw new GatewayError('RATE_LIMITED', { headers: retryAfterHeader(error.retryAfterMs) });
         // One error object per request: the shared verification's error is only the cause.
         throw unavailable(error);
       }
@@ -151,6 +183,6 @@ function unavailable(cause: unknown): GatewayError {
   if (waitMs === undefined) return new GatewayError('AUTH_UNAVAILABLE', { cause });
   return new GatewayError('AUTH_UNAVAILABLE', {
     cause,
-    headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    headers: retryAfterHeader(waitMs),
   });
 }

@@ -52,7 +52,9 @@ export type VerifyCallResult =
   | 'unusable'
   | 'jwks_ok'
   | 'rate_limited'
-  | 'circuit_open';
+  | 'circuit_open'
+  /** No call made: the client address spent its share of failed verifications. */
+  | 'client_limited';
 
 /**
  * The auth backend could not decide (down, slow, 5xx, garbage, refused by the

@@ -2,7 +2,7 @@
 // printed by `gatehouse schema`, the environment overrides (config/env.ts) and the
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
-import { orderProblems } from '../policies/order.ts';
+import { BUILTIN_NAMES, orderProblems } from '../policies/order.ts';
 import { cidrProblem } from '../proxy/cidr-list.ts';
 import { conditionsOf, mayOverlap } from '../routing/conditions.ts';
 import { regexProblem } from '../routing/regex-safety.ts';
@@ -296,7 +296,11 @@ const splitSchema = z
   );
 
 const ipList = (description: string) =>
-  z.array(checked(cidr, cidrProblem)).min(1).optional().describe(description);
+  z
+    .array(checked(z.string(), cidrProblem).describe('An IP address or CIDR range'))
+    .min(1)
+    .optional()
+    .describe(description);
 
 const routeRateLimitSchema = z
   .strictObject({
@@ -439,6 +443,13 @@ export const authSchema = z
       .positive()
       .default(100)
       .describe('Rate limit on calls to the auth service itself.'),
+    failed_per_client: z
+      .number()
+      .min(0)
+      .default(5)
+      .describe(
+        'remote mode: verify calls ending in a refusal (401) that one client address may cause per second (token bucket, burst of one second); past it that address gets 429 RATE_LIMITED with no call made, so it cannot spend max_calls_per_second for everybody. 0 turns the share off.',
+      ),
     circuit_breaker: circuitBreakerSchema,
     user_id_header: headerName.default('X-User-ID').describe('Header that carries the user id upstream.'),
     roles_header: headerName
@@ -610,6 +621,22 @@ const logSchema = z
   })
   .prefault({});
 
+const pluginSchema = z.strictObject({
+  module: z
+    .string()
+    .min(1)
+    .describe(
+      'Path of the module (TypeScript or JavaScript), relative to the config file. Its default export is the factory create(options, context) -> policy.',
+    ),
+  options: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("Handed to the factory; checked by the module's optionsSchema when it exports one."),
+  timeout: duration(
+    '5s',
+    'Deadline of one call of the policy (past it: 503 POLICY_TIMEOUT), and of loading the module.',
+  ),
+});
 const tracingSchema = z
   .strictObject({
     otlp_endpoint: httpUrl
@@ -645,6 +672,10 @@ export const configSchema = z
     auth: authSchema.optional(),
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
+    plugins: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'plugin names use letters, digits, - and _'), pluginSchema)
+      .optional()
+      .describe('Policies written as modules, by name; a route runs one when its policies list names it.'),
     tracing: tracingSchema.optional(),
   })
   // Cross-references run even when other keys have errors, so `validate` reports
@@ -701,6 +732,15 @@ export const configSchema = z
             });
           }
         });
+        for (const name of pluginNamesOf(config.plugins)) {
+          if (BUILTIN_NAMES.includes(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['plugins', name],
+              message: `${name} is a built-in policy name; give the plugin another name`,
+            });
+          }
+        }
         checkAmbiguousRoutes(config.routes, ctx);
       },
       { when: (payload) => hasCheckableShape(payload.value) },
@@ -770,7 +810,7 @@ function checkIdentityTransforms(
     if (typeof transform !== 'object' || transform === null) continue;
     for (const operation of ['set', 'add'] as const) {
       for (const name of Object.keys(transform[operation] ?? {})) {
-        if (names.includes(name.toLowerCase())) {
+        if (names.includes(name.toLowerCase()) && forbiddenHeaderProblem(name) === undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['routes', index, direction, operation, name],
@@ -780,7 +820,11 @@ function checkIdentityTransforms(
       }
     }
     (Array.isArray(transform.remove) ? transform.remove : []).forEach((name, position) => {
-      if (typeof name === 'string' && names.includes(name.toLowerCase())) {
+      if (
+        typeof name === 'string' &&
+        names.includes(name.toLowerCase()) &&
+        forbiddenHeaderProblem(name) === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['routes', index, direction, 'remove', position],
@@ -814,6 +858,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
+export type PluginConfig = z.output<typeof pluginSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

@@ -30,7 +30,11 @@ export function createAuthPolicy(
   if (mode === 'required') {
     return async (request) => {
       if (hasRepeatedAuthorization(request.rawHeaders)) throw repeatedCredentials();
-      request.identity = await authenticator.authenticate(request.headers.authorization, request.requestId);
+      request.identity = await authenticator.authenticate(
+        request.headers.authorization,
+        request.requestId,
+        request.clientIp,
+      );
       return undefined;
     };
   }
@@ -40,7 +44,7 @@ export function createAuthPolicy(
     const authorization = request.headers.authorization;
     // Synchronous when anonymous: no promise on the common unauthenticated path.
     if (authorization === undefined || authorization === '') return undefined;
-    return authenticator.authenticate(authorization, request.requestId).then((identity) => {
+    return authenticator.authenticate(authorization, request.requestId, request.clientIp).then((identity) => {
       request.identity = identity;
       return undefined;
     });

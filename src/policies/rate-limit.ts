@@ -18,6 +18,7 @@ import { GatewayError } from '../errors.ts';
 import { clientKey } from '../ratelimit/client-key.ts';
 import type { BucketLimits } from '../ratelimit/gcra.ts';
 import type { BucketStore, TakeResult } from '../ratelimit/store.ts';
+import { retryAfterHeader } from '../retry-after.ts';
 import type { Policy, PolicyRequest } from './policy.ts';
 
 /** Whose bucket a scope takes: one shared, or the client's (as found, by address, by identity). */
@@ -70,7 +71,7 @@ export function createRateLimitPolicy(
     if (result.allowed) return undefined;
     // The RateLimit-* headers are response headers, which every error answer carries too.
     throw new GatewayError('RATE_LIMITED', {
-      headers: { 'retry-after': String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) },
+      headers: retryAfterHeader(result.retryAfterMs),
     });
   };
 

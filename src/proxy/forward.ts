@@ -118,7 +118,7 @@ export async function forward(
     outcome.instance = lease.instance.origin;
     // Held back only when a retry will follow: the budget is asked here, before the answer is dropped.
     const holdBack =
-      retries !== null && replayable && attempt <= maxRetries
+      retries !== null && replayable && attempt <= maxRetries && hasAnother(target, excluded, lease.instance)
         ? (status: number, rawHeaders: Buffer[]) => {
             if (status !== 503) return undefined;
             const retryAfter = headerValue(rawHeaders, 'retry-after');
@@ -171,15 +171,29 @@ export async function forward(
       : toGatewayError(error, kind);
     const safe = held || kind === 'unreachable' || (kind === 'reset' && replayable);
     if (!safe || attempt > maxRetries) throw lastError;
-    // A held-back 503 took its retry from the budget already; nothing-reached retries cost none.
-    if (retries !== null && !held && kind !== 'unreachable' && !retries.budget.tryRetry()) {
-      outcome.retryRefused = true;
-      throw lastError;
+    // A held-back 503 took its retry from the budget already; nothing-reached retries cost none,
+    // and a retry with no instance left to try would spend the budget for nothing.
+    if (retries !== null && !held && kind !== 'unreachable') {
+      if (!hasAnother(target, excluded, lease.instance)) throw lastError;
+      if (!retries.budget.tryRetry()) {
+        outcome.retryRefused = true;
+        throw lastError;
+      }
     }
     excluded ??= new Set();
     excluded.add(lease.instance);
     if (retries !== null) await sleep(backoffDelay(attempt, RETRY_BACKOFF, Math.random));
   }
+}
+
+/** Whether the pool holds an instance not yet tried by this request (besides `current`). */
+function hasAnother(
+  target: ForwardTarget,
+  excluded: ReadonlySet<UpstreamInstance> | undefined,
+  current?: UpstreamInstance,
+): boolean {
+  const tried = (excluded?.size ?? 0) + (current !== undefined && !excluded?.has(current) ? 1 : 0);
+  return target.pool.instances.length > tried;
 }
 
 function sleep(ms: number): Promise<void> {

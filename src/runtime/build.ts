@@ -45,7 +45,7 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
   const { config } = plan;
   const { pools, authenticator, bucketStore, policyEvents } = components;
   const cors = createCorsPolicy(config.cors);
-  const chainDeps = { cors, authenticator, bucketStore, plugins: new Map(), events: policyEvents };
+  const chainDeps = { cors, authenticator, bucketStore, plugins: plan.plugins, events: policyEvents };
 
   const compile = (route: RouteConfig): CompiledRoute => {
     return Object.freeze({

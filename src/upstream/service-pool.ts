@@ -3,6 +3,7 @@
 // On the hot path of every request, so it allocates nothing but the lease.
 import type { ServiceConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { retryAfterHeader } from '../retry-after.ts';
 import type { BreakerPermit, CircuitBreaker } from './circuit-breaker.ts';
 import type { UpstreamInstance } from './instance.ts';
 import { createSelector, type Selector } from './selectors.ts';
@@ -117,7 +118,7 @@ export class ServicePool {
     const waitMs = soonestReturnMs(this.#source.instances);
     if (waitMs === undefined) return new GatewayError('UPSTREAM_UNAVAILABLE');
     return new GatewayError('UPSTREAM_UNAVAILABLE', {
-      headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      headers: retryAfterHeader(waitMs),
     });
   }
 }

@@ -482,6 +482,90 @@ describe('max_calls_per_second protects the auth service', () => {
   });
 });
 
+describe('failed_per_client: one address locks out only itself', () => {
+  let gw: TestGateway;
+  const SHARE = 2;
+  const TOTAL = 10;
+  // Loopback is a trusted proxy, so X-Forwarded-For names the client: distinct
+  // addresses from one test process.
+  const from = (address: string) => ({ 'x-forwarded-for': address });
+
+  before(async () => {
+    gw = await startTestGateway({
+      ...gatewayConfig({ max_calls_per_second: TOTAL, failed_per_client: SHARE, retries: 0 }),
+      server: { trusted_proxies: ['127.0.0.1/32', '::1/128'] },
+    });
+  });
+
+  after(async () => {
+    await gw.close();
+  });
+
+  test('random tokens from one address: 429 with Retry-After after its share, another client still verifies', async () => {
+    const attacker = from('203.0.113.66');
+    const started = performance.now();
+    // Six times the whole call budget in one burst: without a share per address this
+    // spends max_calls_per_second and every other new token gets 503.
+    const responses = await Promise.all(
+      Array.from({ length: TOTAL * 6 }, () =>
+        send(`${gw.url}/secure`, {
+          headers: { ...attacker, ...bearer(`random-${randomBytes(8).toString('hex')}`) },
+        }),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    const attackerCalls = stub.calls;
+    const limited = responses.filter((response) => response.status === 429);
+    const refused = responses.filter((response) => response.status === 401);
+    assert.equal(limited.length + refused.length, responses.length, 'only 401 and 429');
+    for (const response of limited) {
+      assertError(response, 429, 'RATE_LIMITED');
+      assert.ok(Number(response.headers['retry-after']) >= 1, 'Retry-After in whole seconds');
+    }
+    // The share is a bucket of SHARE a second: what it may have refilled while the burst ran, no more.
+    const bound = SHARE + Math.floor((SHARE * elapsed) / 1000);
+    assert.ok(
+      refused.length >= 1 && refused.length <= bound,
+      `${refused.length} verified refusals, bound ${bound}`,
+    );
+    assert.equal(attackerCalls, refused.length, 'a 429 makes no verify call');
+    assert.equal(
+      await metric(gw, 'gatehouse_auth_verify_calls_total', { result: 'client_limited' }),
+      limited.length,
+    );
+
+    // Another client's new token still verifies: the attacker spent its own share only.
+    for (const address of ['198.51.100.7', '198.51.100.8']) {
+      const good = newToken({ user_id: `user-${address}` });
+      const response = await send(`${gw.url}/secure`, { headers: { ...from(address), ...bearer(good) } });
+      assert.equal(response.status, 200, response.body.toString());
+      assert.equal(lastUpstreamRequest().headers['x-user-id'], `user-${address}`);
+    }
+    assert.equal(stub.calls, attackerCalls + 2);
+
+    // The attacker is still refused without a call while its share is spent.
+    const again = await send(`${gw.url}/secure`, { headers: { ...attacker, ...bearer('random-again') } });
+    if (again.status === 429) assert.equal(stub.calls, attackerCalls + 2);
+  });
+
+  test('many addresses together are still bounded by max_calls_per_second', async () => {
+    const started = performance.now();
+    const responses = await Promise.all(
+      Array.from({ length: TOTAL * 4 }, (_, i) =>
+        send(`${gw.url}/secure`, {
+          headers: { ...from(`192.0.2.${i + 1}`), ...bearer(`random-${randomBytes(8).toString('hex')}`) },
+        }),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    const statuses = new Set(responses.map((response) => response.status));
+    assert.ok(statuses.has(503), 'the shared budget refused some with 503');
+    for (const status of statuses) assert.ok(status === 401 || status === 503, `status ${status}`);
+    const bound = TOTAL + Math.floor((TOTAL * elapsed) / 1000);
+    assert.ok(stub.calls <= bound, `${stub.calls} verify calls, bound ${bound}`);
+  });
+});
+
 describe('the auth service breaker', () => {
   let gw: TestGateway;
 
