@@ -4,8 +4,11 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
+import { dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
+import { explainRoute } from './admin/route-explainer.ts';
 import { createAdminGuard } from './admin/token.ts';
+import { loadUiAssets } from './admin/ui-assets.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
@@ -18,11 +21,13 @@ import { compileFile } from './runtime/compile.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
 import { createReloader, type ReloadResult } from './runtime/reload.ts';
+import { ReloadHistory } from './runtime/reload-history.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
 import { DEFAULT_IDLE_GRACE_MS, drainListener } from './server/drain.ts';
-import { createPublicServer } from './server/public-server.ts';
+import { PublicListeners } from './server/public-listeners.ts';
+import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
 
 export interface GatewayOptions {
@@ -49,7 +54,12 @@ export interface ShutdownOptions {
 }
 
 export interface Gateway {
+  /** The listener on server.port: https:// when that port speaks TLS. */
   readonly url: string;
+  /** The HTTPS listener, when server.tls is set. */
+  readonly httpsUrl: string | undefined;
+  /** The 308 listener of server.redirect_http_port. */
+  readonly redirectUrl: string | undefined;
   readonly adminUrl: string | undefined;
   readonly logger: Logger;
   readonly config: Config;
@@ -65,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const destination =
     config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
   const { logger, accessLog } = createLoggers(config.log.level, destination);
+  for (const warning of plan.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
   for (const variable of ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
   }
@@ -79,11 +90,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
-  const publicServer = createPublicServer(config.server, {
-    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
-    shouldUpgrade: shouldTunnel(holder),
-    upgrade: tunnels.handle,
-  });
+  const reloads = new ReloadHistory();
+  const listeners = new PublicListeners(
+    config,
+    plan.tls.server,
+    {
+      request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
+      shouldUpgrade: shouldTunnel(holder),
+      upgrade: tunnels.handle,
+    },
+    { logger, metrics, watch: options.watch !== false },
+  );
   const reload = createReloader({
     configFile: options.configFile,
     env,
@@ -92,6 +109,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     holder,
     metrics,
     logger,
+    history: reloads,
+    onApplied: (next) => {
+      for (const warning of next.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
+      listeners.applyConfig(next.config, next.tls.server);
+    },
   });
 
   const adminServer = config.admin.enabled
@@ -101,16 +123,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         status: () => ({ services: registry.upstreams.status() }),
         reload,
         guard: createAdminGuard(config.admin.token),
+        state: () =>
+          dashboardState({
+            runtime: () => holder.current,
+            metrics: metrics!,
+            upstreams: () => registry.upstreams.status(),
+            reloads,
+            lifecycle,
+          }),
+        explain: (request) =>
+          explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []),
+        ui: loadUiAssets(),
       })
     : undefined;
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
 
   try {
-    await listen(publicServer, config.server, ['server', 'port'], source);
+    await listeners.listen((server, port, key) =>
+      listen(server, { port, host: config.server.host }, key, source),
+    );
     if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
-    publicServer.close();
+    listeners.close();
+    for (const listener of listeners.all) listener.close();
     adminServer?.close();
     await registry.close();
     await tracer?.shutdown();
@@ -127,7 +163,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           onError: (error) =>
             logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
         });
-  const publicAddress = describeListener(publicServer);
+  const publicAddress = describeListener(listeners.primary as Server, listeners.primaryScheme);
   const adminAddress = adminServer && describeListener(adminServer);
   const url = publicAddress.url;
   const adminUrl = adminAddress?.url;
@@ -135,6 +171,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     {
       url,
       admin_url: adminUrl,
+      https_url: listeners.httpsUrl,
+      redirect_url: listeners.redirectUrl,
       listening: publicAddress.description,
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
@@ -145,8 +183,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const shutdown = (options: ShutdownOptions = {}): Promise<void> => {
     watcher?.close();
+    listeners.close();
     stopping ??= drain(
-      publicServer,
+      listeners.all,
       adminServer,
       tunnels,
       registry,
@@ -162,6 +201,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     url,
+    httpsUrl: listeners.httpsUrl,
+    redirectUrl: listeners.redirectUrl,
     adminUrl,
     logger,
     get config() {
@@ -173,7 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 async function drain(
-  publicServer: Server,
+  publicServers: readonly PublicListener[],
   adminServer: Server | undefined,
   tunnels: UpgradeHandler,
   registry: GatewayRegistry,
@@ -187,18 +228,19 @@ async function drain(
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
   // Answers in flight close their connections; idle ones are closed once truly idle.
-  const draining = drainListener(publicServer, idleGraceMs);
-  const closed = draining.closed;
+  // HTTP/2 connections get GOAWAY from close(): their open streams finish, no new ones start.
+  const draining = publicServers.map((server) => drainListener(server, idleGraceMs));
+  const closed = Promise.all(draining.map((listener) => listener.closed));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-  draining.stop();
+  for (const listener of draining) listener.stop();
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
-    publicServer.closeAllConnections();
+    for (const server of publicServers) server.closeAllConnections();
     tunnels.destroyAll();
   }
   adminServer?.closeAllConnections();
@@ -219,7 +261,7 @@ async function drain(
  * to fix in the config, so it is reported as a problem of the key that chose it.
  */
 async function listen(
-  server: Server,
+  server: Server | PublicListener,
   address: { readonly port: number; readonly host: string },
   key: readonly string[],
   source: ConfigSource,

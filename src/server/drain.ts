@@ -11,17 +11,17 @@
 //   request loop sends within it and is answered with `Connection: close`, and a
 //   client idle that long has nothing in flight. Under heavy load a client's next
 //   request can take tens of milliseconds to arrive, hence a grace in seconds' scale.
-import type { Server } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { PublicListener } from './tls-listener.ts';
 
 export const DEFAULT_IDLE_GRACE_MS = 1000;
 /** How often idle connections are looked at. */
 const SWEEP_MS = 50;
 
-const connections = new WeakMap<Server, Set<Socket>>();
+const connections = new WeakMap<NetServer, Set<Socket>>();
 
-/** Records the listener's connections (once, at creation), for drain() to sweep. */
-export function trackConnections(server: Server): void {
+/** Records an HTTP/1 listener's connections (once, at creation), for drainListener to sweep. */
+export function trackConnections(server: NetServer): void {
   const open = new Set<Socket>();
   connections.set(server, open);
   server.on('connection', (socket: Socket) => {
@@ -39,17 +39,21 @@ export interface Draining {
   stop(): void;
 }
 
-export function drainListener(server: Server, idleGraceMs: number): Draining {
+/**
+ * Starts draining one public listener. An untracked one (HTTP/2, whose close() sends
+ * GOAWAY) and a zero grace get the listener's own close and idle sweep.
+ */
+export function drainListener(server: PublicListener, idleGraceMs: number): Draining {
+  const open = connections.get(server);
+  if (open === undefined || idleGraceMs <= 0) {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    return { closed, stop: () => clearInterval(sweep) };
+  }
   // net's close, not http's: stop accepting, but leave idle keep-alive connections to the sweep.
   const closed = new Promise<void>((resolve) => {
     NetServer.prototype.close.call(server, () => resolve());
   });
-  const open = connections.get(server);
-  if (open === undefined || idleGraceMs <= 0) {
-    server.closeIdleConnections();
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    return { closed, stop: () => clearInterval(sweep) };
-  }
   /** Each idle connection: its bytesRead when it was first seen idle, and when. */
   let idle = new Map<Socket, { bytesRead: number; since: number }>();
   const sweepIdle = (): void => {
