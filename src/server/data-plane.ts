@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { RequestFailureLog } from '../observability/request-failures.ts';
 import type { RequestTracer } from '../observability/tracing.ts';
 import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
@@ -33,6 +34,8 @@ export interface DataPlaneDeps {
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
   const tracer = deps.tracer ?? null;
+  // Throttled per failure kind and instance: an outage must not write a line per request.
+  const failures = new RequestFailureLog(logger);
 
   return (req, res) => {
     // Pin the snapshot: this request follows these rules to its end, whatever reloads,
@@ -52,7 +55,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
         if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
-          state.log.warn({ err: error, code: answered.code }, 'request failed');
+          failures.report(state, outcome, error, answered.code);
         }
       })
       .finally(() => {
