@@ -11,6 +11,7 @@ export const ERROR_CATALOG = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the gateway accepts' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle this request' },
+  NOT_IMPLEMENTED: { status: 501, message: 'The gateway cannot decode this transfer coding' },
   BAD_GATEWAY: { status: 502, message: 'The upstream service answered badly or not at all' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'No healthy instance of the upstream service is available' },
   AUTH_UNAVAILABLE: { status: 503, message: 'The authentication service is unavailable' },

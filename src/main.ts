@@ -63,6 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics = new GatewayMetrics(registry.upstreams);
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
+  metrics.watchSnapshots(() => holder.retiringCount);
   const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const lifecycle = { ready: false, draining: false };
 

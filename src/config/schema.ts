@@ -2,7 +2,7 @@
 // printed by `gatehouse schema`, the environment overrides (config/env.ts) and the
 // reference in docs/CONFIGURATION.md are all derived from this file.
 import { z } from 'zod';
-import { orderProblems } from '../policies/order.ts';
+import { BUILTIN_NAMES, orderProblems } from '../policies/order.ts';
 import { cidrProblem } from '../proxy/cidr-list.ts';
 import { conditionsOf, mayOverlap } from '../routing/conditions.ts';
 import { regexProblem } from '../routing/regex-safety.ts';
@@ -150,7 +150,10 @@ export const serviceSchema = z
       .enum(['round_robin', 'weighted', 'least_connections'])
       .default('round_robin')
       .describe('How an instance is picked among the available ones.'),
-    timeout: duration('30s', 'Deadline for the upstream response headers; past it the client gets 504.'),
+    timeout: duration(
+      '30s',
+      'Deadline, past which the client gets 504: for a connection to an instance (queued or connecting), then for the response headers once the whole request has been sent.',
+    ),
     connect_timeout: duration('5s', 'Deadline for opening a connection to an instance.'),
     body_timeout: duration('30s', 'Longest silence allowed while the upstream streams its response body.'),
     keep_alive_timeout: duration(
@@ -160,6 +163,10 @@ export const serviceSchema = z
     max_connections: positiveInt.default(256).describe('Connections in the pool of each instance.'),
     health_check: healthCheckSchema.optional(),
     circuit_breaker: circuitBreakerSchema,
+    pass_host: z
+      .boolean()
+      .default(false)
+      .describe("Send the client's Host header upstream instead of the instance's host:port."),
   })
   .superRefine((service, ctx) => {
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
@@ -296,7 +303,11 @@ const splitSchema = z
   );
 
 const ipList = (description: string) =>
-  z.array(checked(cidr, cidrProblem)).min(1).optional().describe(description);
+  z
+    .array(checked(z.string(), cidrProblem).describe('An IP address or CIDR range'))
+    .min(1)
+    .optional()
+    .describe(description);
 
 const routeRateLimitSchema = z
   .strictObject({
@@ -617,6 +628,22 @@ const logSchema = z
   })
   .prefault({});
 
+const pluginSchema = z.strictObject({
+  module: z
+    .string()
+    .min(1)
+    .describe(
+      'Path of the module (TypeScript or JavaScript), relative to the config file. Its default export is the factory create(options, context) -> policy.',
+    ),
+  options: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("Handed to the factory; checked by the module's optionsSchema when it exports one."),
+  timeout: duration(
+    '5s',
+    'Deadline of one call of the policy (past it: 503 POLICY_TIMEOUT), and of loading the module.',
+  ),
+});
 const tracingSchema = z
   .strictObject({
     otlp_endpoint: httpUrl
@@ -652,6 +679,10 @@ export const configSchema = z
     auth: authSchema.optional(),
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
+    plugins: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'plugin names use letters, digits, - and _'), pluginSchema)
+      .optional()
+      .describe('Policies written as modules, by name; a route runs one when its policies list names it.'),
     tracing: tracingSchema.optional(),
   })
   // Cross-references run even when other keys have errors, so `validate` reports
@@ -708,6 +739,15 @@ export const configSchema = z
             });
           }
         });
+        for (const name of pluginNamesOf(config.plugins)) {
+          if (BUILTIN_NAMES.includes(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['plugins', name],
+              message: `${name} is a built-in policy name; give the plugin another name`,
+            });
+          }
+        }
         checkAmbiguousRoutes(config.routes, ctx);
       },
       { when: (payload) => hasCheckableShape(payload.value) },
@@ -777,7 +817,7 @@ function checkIdentityTransforms(
     if (typeof transform !== 'object' || transform === null) continue;
     for (const operation of ['set', 'add'] as const) {
       for (const name of Object.keys(transform[operation] ?? {})) {
-        if (names.includes(name.toLowerCase())) {
+        if (names.includes(name.toLowerCase()) && forbiddenHeaderProblem(name) === undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['routes', index, direction, operation, name],
@@ -787,7 +827,11 @@ function checkIdentityTransforms(
       }
     }
     (Array.isArray(transform.remove) ? transform.remove : []).forEach((name, position) => {
-      if (typeof name === 'string' && names.includes(name.toLowerCase())) {
+      if (
+        typeof name === 'string' &&
+        names.includes(name.toLowerCase()) &&
+        forbiddenHeaderProblem(name) === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['routes', index, direction, 'remove', position],
@@ -821,6 +865,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type AuthConfig = z.output<typeof authSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
+export type PluginConfig = z.output<typeof pluginSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

@@ -154,6 +154,21 @@ export class GatewayMetrics {
     this.#reloads.inc({ result: success ? 'success' : 'failure' });
   }
 
+  /**
+   * Reports replaced config snapshots still pinned by requests in flight: what their
+   * reloads replaced stays open until this falls back to 0.
+   */
+  watchSnapshots(retiring: () => number): void {
+    new Gauge({
+      name: 'gatehouse_config_snapshots_retiring',
+      help: 'Replaced configuration snapshots still pinned by requests in flight.',
+      registers: [this.registry],
+      collect() {
+        this.set(retiring());
+      },
+    });
+  }
+
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
   }

@@ -58,6 +58,23 @@ export class RequestFailureLog {
     );
   }
 
+  /** The upstream's answer broke off after its head reached the client (the connection was cut). */
+  reportBrokenAnswer(request: FailedRequest, exchange: FailedExchange, error: Error): void {
+    const cause = causeOf(error);
+    this.#lines.log(
+      `broke_off|${cause}|${exchange.instance ?? exchange.service ?? request.routeName}`,
+      {
+        request_id: request.requestId,
+        route: request.routeName,
+        service: exchange.service,
+        instance: exchange.instance,
+        cause,
+        err_message: error.message,
+      },
+      'upstream answer broke off after it started; the client connection was cut',
+    );
+  }
+
   /** Writes the counts still held back (shutdown). */
   flush(): void {
     this.#lines.flush();

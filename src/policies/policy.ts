@@ -6,7 +6,6 @@
 // src/policies/chain.ts compiles a route's policies into one chain and
 // src/policies/runner.ts walks it, synchronously until a policy returns a promise.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.ts';
 
 export type { Identity } from '../auth/identity.ts';
@@ -27,6 +26,8 @@ export interface PolicyRequest {
   readonly route: string;
   /** Who the request acts for, once the auth policy ran and found a credential. */
   readonly identity: Identity | undefined;
+  /** The request's logger: every line carries its request_id. */
+  readonly log: PolicyLogger;
   /**
    * Sets a header on the request sent upstream, replacing any client copy. Throws
    * (the request then fails with 500) for a value holding CR, LF, NUL or another
@@ -36,6 +37,14 @@ export interface PolicyRequest {
   setUpstreamHeader(name: string, value: string): void;
   /** Adds a header to whatever the gateway answers, proxied or its own error; same checks. */
   setResponseHeader(name: string, value: string): void;
+}
+
+/** The slice of the gateway's (pino) logger a policy uses: fields first, then the message. */
+export interface PolicyLogger {
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
 }
 
 /** An answer given by the gateway itself, ending the chain (a CORS preflight, a plugin's reply). */
@@ -62,8 +71,6 @@ export interface ChainRequest extends PolicyRequest {
   identity: Identity | undefined;
   /** The header fields as received, for checks that need every copy (a repeated Authorization). */
   readonly rawHeaders: readonly string[];
-  /** Child logger that carries the request id. */
-  readonly log: Logger;
 }
 
 /** A built-in step: a Policy that may also set the identity. */

@@ -35,6 +35,8 @@ export interface Runtime {
   readonly config: Config;
   readonly router: Router<CompiledRoute>;
   readonly resolveClientIp: (peer: string, headers: IncomingHttpHeaders) => string;
+  /** Whether the TCP peer is a trusted proxy, whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** Lower-cased names of the identity headers the gateway alone may send upstream. */
   readonly identityNames: ReadonlySet<string>;
   readonly userIdHeader: string;
@@ -45,7 +47,7 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
   const { config } = plan;
   const { pools, authenticator, bucketStore, policyEvents } = components;
   const cors = createCorsPolicy(config.cors);
-  const chainDeps = { cors, authenticator, bucketStore, plugins: new Map(), events: policyEvents };
+  const chainDeps = { cors, authenticator, bucketStore, plugins: plan.plugins, events: policyEvents };
 
   const compile = (route: RouteConfig): CompiledRoute => {
     return Object.freeze({
@@ -74,6 +76,7 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
     config,
     router,
     resolveClientIp: plan.resolveClientIp,
+    trustsPeer: plan.trustsPeer,
     identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
     userIdHeader,
     rolesHeader,

@@ -7,6 +7,7 @@
 //
 // `gatehouse validate`, start and reload all go through compileFile(), so a file that
 // validates is a file that start and reload accept.
+import { dirname, resolve } from 'node:path';
 import { staticKey } from '../auth/static-key.ts';
 import {
   ConfigError,
@@ -16,6 +17,9 @@ import {
   loadConfigFile,
 } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { PluginPolicy } from '../policies/chain.ts';
+import { compilePlugins } from '../policies/plugins.ts';
+import { createCidrList } from '../proxy/cidr-list.ts';
 import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
 
 /** A config checked and precomputed, ready for apply(); nothing in it runs yet. */
@@ -23,6 +27,10 @@ export interface Plan {
   readonly config: Config;
   /** server.trusted_proxies as a resolver of the client's address. */
   readonly resolveClientIp: ClientAddressResolver;
+  /** server.trusted_proxies as a check of the TCP peer: whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
+  /** The plugins' policies, created from their modules and options, by name. */
+  readonly plugins: ReadonlyMap<string, PluginPolicy>;
 }
 
 /** Where a compile step reports what is wrong; compile adds the line and throws them all together. */
@@ -65,9 +73,16 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   const resolveClientIp = await compileTrustedProxies(config, problems);
   await checkAuthKey(config, problems);
   await checkRedisUrl(config, problems);
+  const plugins = await compilePlugins(config, problems, dirname(resolve(source.file)));
 
   if (found.length > 0) throw new ConfigError(source.file, found);
-  return Object.freeze({ config, resolveClientIp: resolveClientIp! });
+  return Object.freeze({
+    config,
+    resolveClientIp: resolveClientIp!,
+    // The entries were checked above: this can no longer throw.
+    trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
+    plugins,
+  });
 }
 
 /** server.trusted_proxies: each entry an address or CIDR the resolver can hold. */
