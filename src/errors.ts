@@ -4,6 +4,10 @@ export const ERROR_CATALOG = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
   FORBIDDEN: { status: 403, message: 'The request is not allowed' },
+  HTTPS_REQUIRED: {
+    status: 403,
+    message: 'Credentials are only accepted over HTTPS; this one arrived over plain HTTP',
+  },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept this method' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },

@@ -57,6 +57,8 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
     if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || named?.has(name)) continue;
+    // An h2 request's pseudo-headers (:method, :path, :authority, :scheme) are framing, not fields.
+    if (name.charCodeAt(0) === 58 /* : */) continue;
     if (isIdentityHeader(name, facts.identityNames)) continue;
     out.push(rawHeaders[i], rawHeaders[i + 1]);
   }

@@ -11,6 +11,7 @@ import { type ChainOutcome, type PolicyChain, runChain } from '../policies/runne
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
+import { tlsSocketOf, verifiedClientSubject } from '../tls/peer.ts';
 import { RequestState } from './request-state.ts';
 
 export interface Ingress {
@@ -34,8 +35,20 @@ export function beginRequest(
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
+  const state = new RequestState(
+    req,
+    requestId,
+    trace.traceId,
+    clientIp,
+    logger,
+    runtime.identityNames,
+    span,
+  );
+  const tlsSocket = tlsSocketOf(req);
+  state.scheme = runtime.resolveScheme(peer, req.headers['x-forwarded-proto'], tlsSocket !== undefined);
+  if (tlsSocket !== undefined) state.clientCertSubject = verifiedClientSubject(tlsSocket);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames, span),
+    state,
     traceparent: trace.traceparent,
     peer,
   };
@@ -138,7 +151,7 @@ export function headersForUpstream(
     requestId: state.requestId,
     traceparent,
     forwardedFor: forwardedFor(req, peer, trusted),
-    forwardedProto: proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
+    forwardedProto: proto ?? state.scheme,
     forwardedHost: forwardedHost ?? incoming.host,
     host: passHost ? incoming.host : undefined,
     identity: state.identity && [

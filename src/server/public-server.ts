@@ -46,7 +46,7 @@ export function createPublicServer(server: Config['server'], handlers: PublicHan
  * What the parser refused never reaches the handler: answer it here in the JSON error
  * format and close, so nothing after a malformed message is read as a request.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET') {
     socket.destroy();
     return;
