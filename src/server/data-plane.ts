@@ -136,6 +136,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         location: routed.location,
         'content-length': '0',
         'x-request-id': state.requestId,
+        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
       });
       res.end();
       return;
