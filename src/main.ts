@@ -23,6 +23,8 @@ import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
 import { createPublicServer } from './server/public-server.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
+import { resolveWorkerCount, type WorkerControl } from './workers/count.ts';
+import type { SharedBuckets } from './workers/shared-bucket-store.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -33,6 +35,17 @@ export interface GatewayOptions {
   readonly dnsServers?: readonly string[];
   /** Reload when the config file changes (default true). */
   readonly watch?: boolean;
+  /** Set by the supervisor in each worker thread of server.workers (workers/worker-main.ts). */
+  readonly worker?: WorkerRole;
+}
+
+/** What a worker thread's gateway does differently: shared buckets, a given port, no admin listener. */
+export interface WorkerRole {
+  readonly sharedBuckets: SharedBuckets;
+  /** The public port every worker binds (SO_REUSEPORT): the first worker's, once it has one. */
+  readonly port: number;
+  /** Resolves when the supervisor has every worker serving: /ready says 200 only from then on. */
+  readonly serving: Promise<void>;
 }
 
 export type { ReloadResult } from './runtime/reload.ts';
@@ -45,12 +58,23 @@ export interface Gateway {
   reload(): Promise<ReloadResult>;
   /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
   shutdown(): Promise<void>;
+  /** The metrics as prom-client JSON (what the supervisor sums over workers). */
+  metricsJson(): Promise<unknown[]>;
+  /** What GET /status answers. */
+  status(): unknown;
+  /** With server.workers > 1: the worker threads (for operations and tests). */
+  readonly workers?: WorkerControl;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const { plan, ignoredVariables, source } = await compileFile(options.configFile, env);
   const config = plan.config;
+  const workerCount = resolveWorkerCount(config.server.workers);
+  if (workerCount > 1 && !options.worker) {
+    const { startSupervisor } = await import('./workers/supervisor.ts');
+    return startSupervisor({ options, env, plan, source, ignoredVariables, workerCount });
+  }
   const destination =
     config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
   const { logger, accessLog } = createLoggers(config.log.level, destination);
@@ -59,8 +83,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   let metrics: GatewayMetrics | undefined;
-  const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
-  metrics = new GatewayMetrics(registry.upstreams);
+  const registry = new GatewayRegistry(
+    logger,
+    () => metrics,
+    options.dnsServers,
+    options.worker?.sharedBuckets,
+  );
+  metrics = new GatewayMetrics(registry.upstreams, { processMetrics: !options.worker });
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
   const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
@@ -82,20 +111,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
   });
 
-  const adminServer = config.admin.enabled
-    ? createAdminServer({
-        metrics,
-        lifecycle,
-        status: () => ({ services: registry.upstreams.status() }),
-        reload,
-        guard: createAdminGuard(config.admin.token),
-      })
-    : undefined;
+  // A worker serves the public port only; the supervisor holds the admin listener.
+  const adminServer =
+    config.admin.enabled && !options.worker
+      ? createAdminServer({
+          metrics,
+          lifecycle,
+          status: () => ({ services: registry.upstreams.status() }),
+          reload,
+          guard: createAdminGuard(config.admin.token),
+        })
+      : undefined;
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
 
   try {
-    await listen(publicServer, config.server, ['server', 'port'], source);
+    await listen(
+      publicServer,
+      options.worker
+        ? { host: config.server.host, port: options.worker.port, reusePort: true }
+        : config.server,
+      ['server', 'port'],
+      source,
+    );
     if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
     publicServer.close();
@@ -107,7 +145,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Health-checked instances wait for their first probe (at most one probe timeout):
   // readiness says 200 only once traffic has somewhere to go.
   await registry.upstreams.ready();
-  lifecycle.ready = true;
+  // A worker's /ready waits for the whole gateway: every worker started, the admin listening.
+  if (options.worker) void options.worker.serving.then(() => (lifecycle.ready = true));
+  else lifecycle.ready = true;
   const watcher =
     options.watch === false
       ? undefined
@@ -127,7 +167,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
     },
-    'gateway listening',
+    options.worker ? 'worker listening' : 'gateway listening',
   );
 
   let stopping: Promise<void> | undefined;
@@ -156,6 +196,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     reload,
     shutdown,
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    status: () => ({ services: registry.upstreams.status() }),
   };
 }
 
@@ -206,11 +248,12 @@ async function drain(
  */
 async function listen(
   server: Server,
-  address: { readonly port: number; readonly host: string },
+  address: { readonly port: number; readonly host: string; readonly reusePort?: boolean },
   key: readonly string[],
   source: ConfigSource,
 ): Promise<void> {
-  server.listen(address.port, address.host);
+  // reusePort: every worker thread binds the same port and the kernel spreads connections.
+  server.listen({ port: address.port, host: address.host, reusePort: address.reusePort === true });
   try {
     await once(server, 'listening');
   } catch (error) {

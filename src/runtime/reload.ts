@@ -27,6 +27,7 @@ export const STATIC_KEYS = [
   'server.keep_alive_timeout',
   'server.max_header_size',
   'server.max_connections',
+  'server.workers',
   'admin',
   'log',
   'tracing',

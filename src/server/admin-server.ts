@@ -3,14 +3,14 @@
 import { createServer, type Server } from 'node:http';
 import { type AdminGuard, OPEN_PATHS } from '../admin/token.ts';
 import { errorBody } from '../errors.ts';
-import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Lifecycle } from './data-plane.ts';
 import { sendJson } from './send.ts';
 
 export interface AdminDeps {
-  readonly metrics: GatewayMetrics;
+  /** The Prometheus text: one gateway's registry, or the sum over its workers. */
+  readonly metrics: { readonly registry: { metrics(): Promise<string>; readonly contentType: string } };
   readonly lifecycle: Lifecycle;
-  readonly status: () => unknown;
+  readonly status: () => unknown | Promise<unknown>;
   /** Reloads the config file; resolves with a description of the outcome. */
   readonly reload: () => Promise<{ ok: boolean; errors?: readonly string[] }>;
   /** Checks the admin token on every endpoint but /health and /ready. */
@@ -41,7 +41,7 @@ export function createAdminServer(deps: AdminDeps): Server {
           return;
         }
         case 'GET /status':
-          return sendJson(res, 200, deps.status());
+          return sendJson(res, 200, await deps.status());
         case 'GET /health':
           return sendJson(res, 200, { status: 'ok' });
         case 'GET /ready': {
