@@ -13,6 +13,7 @@ import type { PolicyEvents } from './events.ts';
 import { createIpPolicy } from './ip.ts';
 import type { BuiltinPolicy, Policy } from './policy.ts';
 import { createRateLimitPolicy } from './rate-limit.ts';
+import { createRequireHttpsPolicy } from './require-https.ts';
 import { createRolesPolicy } from './roles.ts';
 import type { ChainStep, PolicyChain } from './runner.ts';
 
@@ -71,7 +72,10 @@ function builtin(
     case 'ip':
       return createIpPolicy(route);
     case 'auth':
-      return createAuthPolicy(route.auth ?? (config.auth ? 'required' : 'none'), deps.authenticator);
+      return withHttpsCheck(
+        createRequireHttpsPolicy(config.auth),
+        createAuthPolicy(route.auth ?? (config.auth ? 'required' : 'none'), deps.authenticator),
+      );
     case 'roles':
       return createRolesPolicy(route.roles);
     case 'rate_limit':
@@ -79,4 +83,17 @@ function builtin(
         ? createRateLimitPolicy(route, config.rate_limit, deps.bucketStore)
         : null;
   }
+}
+
+/**
+ * auth.require_https runs as the first half of the auth step, so a credential that came
+ * in clear text is refused before anything could send it to the auth service; on a
+ * route without auth it still refuses the credential.
+ */
+function withHttpsCheck(check: BuiltinPolicy | null, auth: BuiltinPolicy | null): BuiltinPolicy | null {
+  if (check === null || auth === null) return check ?? auth;
+  return (request) => {
+    check(request);
+    return auth(request);
+  };
 }

@@ -12,6 +12,7 @@ import type { Pool } from 'undici';
 import type { Random } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { BreakerSlot } from './breaker-slot.ts';
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import { ConnectionPool, poolSettings } from './connection-pool.ts';
@@ -36,6 +37,8 @@ export interface InstanceOptions {
   readonly url: string;
   readonly weight: number;
   readonly config: ServiceConfig;
+  /** services.<name>.tls, read at compile. */
+  readonly tls?: ClientTlsOptions;
   /** A new instance of a health-checked service waits for a passing probe. */
   readonly healthChecked: boolean;
   readonly logger: Logger;
@@ -69,10 +72,15 @@ export class UpstreamInstance {
     this.key = instanceKey(options.service, this.origin);
     this.weight = options.weight;
     this.#log = options.logger.child({ service: options.service, instance: this.origin });
-    this.#pool = new ConnectionPool(this.origin, poolSettings(options.config));
+    this.#pool = new ConnectionPool(this.origin, poolSettings(options.config, options.tls));
     this.#breaker = new BreakerSlot(options.config.circuit_breaker, options.clock, this.#log);
     this.#health = new HealthVerdict(options.healthChecked, this.#log);
     this.#backoff = new PassiveBackoff(options.clock, options.random, this.#log);
+  }
+
+  /** TLS settings towards the instance (probes use the same). */
+  get tls(): ClientTlsOptions | undefined {
+    return this.#pool.tls;
   }
 
   /** The keep-alive pool of the data plane. Dispatch on it in the tick that acquired the lease. */
@@ -153,9 +161,9 @@ export class UpstreamInstance {
   }
 
   /** Applies a reloaded service config, rebuilding only the pool or breaker whose settings changed. */
-  configure(config: ServiceConfig, weight: number): void {
+  configure(config: ServiceConfig, weight: number, tls?: ClientTlsOptions): void {
     this.weight = weight;
-    if (this.#pool.reconfigure(poolSettings(config)))
+    if (this.#pool.reconfigure(poolSettings(config, tls)))
       this.#log.info('upstream pool settings changed, new pool');
     if (this.#breaker.reconfigure(config.circuit_breaker))
       this.#log.info('circuit breaker settings changed, breaker reset to closed');

@@ -23,6 +23,11 @@ export interface CallMessage {
 
 /** Worker -> supervisor. */
 export type WorkerMessage =
-  | { readonly type: 'ready'; readonly url: string }
+  | {
+      readonly type: 'ready';
+      readonly url: string;
+      readonly httpsUrl: string | undefined;
+      readonly redirectUrl: string | undefined;
+    }
   | { readonly type: 'log'; readonly text: string }
   | { readonly type: 'result'; readonly id: number; readonly value?: unknown; readonly error?: string };

@@ -43,13 +43,19 @@ export interface SupervisorArgs {
   readonly workerCount: number;
 }
 
+interface ReadyUrls {
+  readonly url: string;
+  readonly httpsUrl: string | undefined;
+  readonly redirectUrl: string | undefined;
+}
+
 interface Slot {
   readonly index: number;
   readonly worker: Worker;
   readonly threadId: number;
   readonly restarts: number;
   readonly startedAt: number;
-  readonly ready: Promise<string>;
+  readonly ready: Promise<ReadyUrls>;
   readonly exited: Promise<number>;
   readonly calls: Map<number, { resolve(value: unknown): void; reject(error: Error): void }>;
 }
@@ -80,9 +86,9 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     const data: WorkerData = { configFile: options.configFile, env, port, sharedBuckets };
     const worker = new Worker(WORKER_ENTRY, { workerData: data, env });
     const calls: Slot['calls'] = new Map();
-    let markReady: (url: string) => void = () => {};
+    let markReady: (urls: ReadyUrls) => void = () => {};
     let failStart: (error: Error) => void = () => {};
-    const ready = new Promise<string>((resolve, reject) => {
+    const ready = new Promise<ReadyUrls>((resolve, reject) => {
       markReady = resolve;
       failStart = reject;
     });
@@ -90,7 +96,7 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     let startError: Error | undefined;
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'log') destination.write(message.text);
-      else if (message.type === 'ready') markReady(message.url);
+      else if (message.type === 'ready') markReady(message);
       else if (message.type === 'result') {
         const call = calls.get(message.id);
         calls.delete(message.id);
@@ -170,11 +176,11 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     });
 
   // The first worker binds the configured port (0 picks one); the others bind the port it got.
-  let url: string;
+  let urls: ReadyUrls;
   try {
     slots[0] = spawn(0, 0);
-    url = await slots[0].ready;
-    port = Number(new URL(url).port);
+    urls = await slots[0].ready;
+    port = Number(new URL(urls.url).port);
     for (let index = 1; index < workerCount; index++) slots[index] = spawn(index, 0);
     await Promise.all(slots.map((slot) => slot.ready));
   } catch (error) {
@@ -276,9 +282,11 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
   const adminAddress = adminServer && describeListener(adminServer);
   logger.info(
     {
-      url,
+      url: urls.url,
+      https_url: urls.httpsUrl,
+      redirect_url: urls.redirectUrl,
       admin_url: adminAddress?.url,
-      listening: url,
+      listening: urls.url,
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
       workers: workerCount,
@@ -317,7 +325,9 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
   };
 
   return {
-    url,
+    url: urls.url,
+    httpsUrl: urls.httpsUrl,
+    redirectUrl: urls.redirectUrl,
     adminUrl: adminAddress?.url,
     logger,
     config,

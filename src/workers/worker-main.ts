@@ -65,4 +65,4 @@ port.on('message', (message: CallMessage) => {
   );
 });
 
-post({ type: 'ready', url: gateway.url });
+post({ type: 'ready', url: gateway.url, httpsUrl: gateway.httpsUrl, redirectUrl: gateway.redirectUrl });
