@@ -29,6 +29,10 @@ export interface InstanceStatus {
   readonly breaker: BreakerState;
   readonly inFlight: number;
   readonly weight: number;
+  /** Milliseconds until an open breaker lets trial requests through (half-open); absent otherwise. */
+  readonly breakerReopensInMs?: number;
+  /** The last active health probe: when (epoch ms) and whether it passed; absent before any. */
+  readonly lastProbe?: { readonly at: number; readonly passed: boolean };
 }
 
 export interface InstanceOptions {
@@ -63,6 +67,7 @@ export class UpstreamInstance {
   readonly #health: HealthVerdict;
   readonly #backoff: PassiveBackoff;
   readonly #retirement = new Retirement();
+  #lastProbe: { at: number; passed: boolean } | undefined = undefined;
 
   constructor(options: InstanceOptions) {
     const url = new URL(options.url);
@@ -147,6 +152,7 @@ export class UpstreamInstance {
 
   /** Result of one active probe; `retries` consecutive failures make a healthy instance unhealthy. */
   recordProbe(passed: boolean, retries: number): void {
+    this.#lastProbe = { at: Date.now(), passed };
     this.#health.recordProbe(passed, retries);
   }
 
@@ -187,12 +193,15 @@ export class UpstreamInstance {
   }
 
   status(): InstanceStatus {
+    const reopensInMs = this.#breaker.current.retryAfterMs();
     return {
       origin: this.origin,
       healthy: this.up,
       breaker: this.#breaker.current.state,
       inFlight: this.#retirement.inFlight,
       weight: this.weight,
+      ...(reopensInMs === undefined ? {} : { breakerReopensInMs: reopensInMs }),
+      ...(this.#lastProbe === undefined ? {} : { lastProbe: this.#lastProbe }),
     };
   }
 }

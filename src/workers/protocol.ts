@@ -18,7 +18,9 @@ export interface ServeMessage {
 export interface CallMessage {
   readonly type: 'call';
   readonly id: number;
-  readonly method: 'metrics' | 'status' | 'reload' | 'shutdown';
+  readonly method: 'metrics' | 'status' | 'dashboard' | 'explain' | 'reload' | 'shutdown';
+  /** explain: the described request. */
+  readonly argument?: unknown;
 }
 
 /** Worker -> supervisor. */

@@ -13,7 +13,9 @@ import {
   Registry,
 } from 'prom-client';
 import { adminExposureWarning } from '../admin/exposure.ts';
+import type { DescribedRequest, RouteExplanation } from '../admin/route-explainer.ts';
 import { createAdminGuard } from '../admin/token.ts';
+import { loadUiAssets } from '../admin/ui-assets.ts';
 import { ConfigError, type ConfigSource, formatProblem } from '../config/load.ts';
 import { watchConfigFile } from '../config/watch.ts';
 import type { Gateway, GatewayOptions, ReloadResult } from '../main.ts';
@@ -151,7 +153,12 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     slot.worker.postMessage(message);
   };
 
-  const call = <T>(slot: Slot, method: CallMessage['method'], timeoutMs?: number): Promise<T> =>
+  const call = <T>(
+    slot: Slot,
+    method: CallMessage['method'],
+    timeoutMs?: number,
+    argument?: unknown,
+  ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = nextCallId++;
       const timer =
@@ -171,7 +178,7 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
           reject(error);
         },
       });
-      const message: CallMessage = { type: 'call', id, method };
+      const message: CallMessage = { type: 'call', id, method, argument };
       slot.worker.postMessage(message);
     });
 
@@ -215,6 +222,12 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     ),
   });
 
+  // The dashboard and the route explainer show the first worker's view: every worker
+  // runs the same config; counters in the dashboard are that worker's share.
+  const dashboard = () => call<unknown>(slots[0], 'dashboard', CALL_TIMEOUT_MS);
+  const explain = (request: DescribedRequest) =>
+    call<RouteExplanation>(slots[0], 'explain', CALL_TIMEOUT_MS, request);
+
   let reloadQueue: Promise<unknown> = Promise.resolve();
   const reloadOnce = async (): Promise<ReloadResult> => {
     // Checked once here, so a bad file is refused with one answer, not N.
@@ -248,6 +261,9 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
         status,
         reload,
         guard: createAdminGuard(config.admin.token),
+        state: dashboard,
+        explain,
+        ui: loadUiAssets(),
       })
     : undefined;
   const exposure = adminExposureWarning(config);
@@ -335,6 +351,8 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     shutdown,
     metricsJson,
     status,
+    dashboard,
+    explain,
     workers,
   };
 }

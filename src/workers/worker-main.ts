@@ -3,6 +3,7 @@
 // buckets, its logs posted to the supervisor, and no admin listener or file watcher:
 // the supervisor holds those and calls in here for metrics, status, reload and drain.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { DescribedRequest } from '../admin/route-explainer.ts';
 import { startGateway } from '../main.ts';
 import { ParentLogDestination } from './parent-log-destination.ts';
 import type { CallMessage, ServeMessage, WorkerData, WorkerMessage } from './protocol.ts';
@@ -45,6 +46,10 @@ port.on('message', (message: CallMessage) => {
         return gateway.metricsJson();
       case 'status':
         return gateway.status();
+      case 'dashboard':
+        return gateway.dashboard();
+      case 'explain':
+        return gateway.explain(message.argument as DescribedRequest);
       case 'reload':
         return gateway.reload();
       case 'shutdown':

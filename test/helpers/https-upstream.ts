@@ -32,7 +32,8 @@ export async function startHttpsUpstream(
     },
     (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate();
-      clientSubjects.push(peer?.subject?.CN);
+      const cn = peer?.subject?.CN;
+      clientSubjects.push(Array.isArray(cn) ? cn[0] : cn);
       handler(req, res);
     },
   );
