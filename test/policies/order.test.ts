@@ -97,7 +97,9 @@ test('ip rules must be listed when the route has them', () => {
   assert.equal(problem.path, 'routes.0.policies');
   assert.match(problem.message, /^ip applies to this route/);
   assert.deepEqual(
-    problemsOf('  - { path: /a, service: api, ip_allow: [10.0.0.0/8], policies: [ip, cors, auth, rate_limit] }\n'),
+    problemsOf(
+      '  - { path: /a, service: api, ip_allow: [10.0.0.0/8], policies: [ip, cors, auth, rate_limit] }\n',
+    ),
     [],
   );
 });
