@@ -79,6 +79,8 @@ async function validate(configFile: string): Promise<number> {
       process.stderr.write(`warning: env ${variable} names no config key; ignored\n`);
     const exposure = adminExposureWarning(plan.config);
     if (exposure) process.stderr.write(`warning: ${exposure}\n`);
+    for (const warning of plan.tlsWarnings)
+      process.stderr.write(`warning: ${formatProblem(configFile, warning)}\n`);
     process.stdout.write(`${configFile}: valid\n`);
     return 0;
   } catch (error) {

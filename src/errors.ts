@@ -4,6 +4,10 @@ export const ERROR_CATALOG = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
   FORBIDDEN: { status: 403, message: 'The request is not allowed' },
+  HTTPS_REQUIRED: {
+    status: 403,
+    message: 'Credentials are only accepted over HTTPS; this one arrived over plain HTTP',
+  },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept this method' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
@@ -11,6 +15,7 @@ export const ERROR_CATALOG = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the gateway accepts' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle this request' },
+  NOT_IMPLEMENTED: { status: 501, message: 'The gateway cannot decode this transfer coding' },
   BAD_GATEWAY: { status: 502, message: 'The upstream service answered badly or not at all' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'No healthy instance of the upstream service is available' },
   AUTH_UNAVAILABLE: { status: 503, message: 'The authentication service is unavailable' },

@@ -21,7 +21,8 @@ import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
-import { createPublicServer } from './server/public-server.ts';
+import { PublicListeners } from './server/public-listeners.ts';
+import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
 
 export interface GatewayOptions {
@@ -38,7 +39,12 @@ export interface GatewayOptions {
 export type { ReloadResult } from './runtime/reload.ts';
 
 export interface Gateway {
+  /** The listener on server.port: https:// when that port speaks TLS. */
   readonly url: string;
+  /** The HTTPS listener, when server.tls is set. */
+  readonly httpsUrl: string | undefined;
+  /** The 308 listener of server.redirect_http_port. */
+  readonly redirectUrl: string | undefined;
   readonly adminUrl: string | undefined;
   readonly logger: Logger;
   readonly config: Config;
@@ -54,6 +60,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const destination =
     config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
   const { logger, accessLog } = createLoggers(config.log.level, destination);
+  for (const warning of plan.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
   for (const variable of ignoredVariables) {
     logger.warn({ variable }, 'environment variable looks like a config override but names no key; ignored');
   }
@@ -63,15 +70,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics = new GatewayMetrics(registry.upstreams);
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
+  metrics.watchSnapshots(() => holder.retiringCount);
   const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
-  const publicServer = createPublicServer(config.server, {
-    request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
-    shouldUpgrade: shouldTunnel(holder),
-    upgrade: tunnels.handle,
-  });
+  const listeners = new PublicListeners(
+    config,
+    plan.tls.server,
+    {
+      request: createDataPlane({ holder, logger, accessLog, metrics, lifecycle, tracer }),
+      shouldUpgrade: shouldTunnel(holder),
+      upgrade: tunnels.handle,
+    },
+    { logger, metrics, watch: options.watch !== false },
+  );
   const reload = createReloader({
     configFile: options.configFile,
     env,
@@ -80,6 +93,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     holder,
     metrics,
     logger,
+    onApplied: (next) => {
+      for (const warning of next.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
+      listeners.applyConfig(next.config, next.tls.server);
+    },
   });
 
   const adminServer = config.admin.enabled
@@ -95,10 +112,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (exposure) logger.warn(exposure);
 
   try {
-    await listen(publicServer, config.server, ['server', 'port'], source);
+    await listeners.listen((server, port, key) =>
+      listen(server, { port, host: config.server.host }, key, source),
+    );
     if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
-    publicServer.close();
+    listeners.close();
+    for (const listener of listeners.all) listener.close();
     adminServer?.close();
     await registry.close();
     await tracer?.shutdown();
@@ -115,7 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           onError: (error) =>
             logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
         });
-  const publicAddress = describeListener(publicServer);
+  const publicAddress = describeListener(listeners.primary as Server, listeners.primaryScheme);
   const adminAddress = adminServer && describeListener(adminServer);
   const url = publicAddress.url;
   const adminUrl = adminAddress?.url;
@@ -123,6 +143,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     {
       url,
       admin_url: adminUrl,
+      https_url: listeners.httpsUrl,
+      redirect_url: listeners.redirectUrl,
       listening: publicAddress.description,
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
@@ -133,8 +155,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     watcher?.close();
+    listeners.close();
     stopping ??= drain(
-      publicServer,
+      listeners.all,
       adminServer,
       tunnels,
       registry,
@@ -149,6 +172,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     url,
+    httpsUrl: listeners.httpsUrl,
+    redirectUrl: listeners.redirectUrl,
     adminUrl,
     logger,
     get config() {
@@ -160,7 +185,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 async function drain(
-  publicServer: Server,
+  publicServers: readonly PublicListener[],
   adminServer: Server | undefined,
   tunnels: UpgradeHandler,
   registry: GatewayRegistry,
@@ -172,9 +197,14 @@ async function drain(
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
-  const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+  // HTTP/2 connections get GOAWAY from close(): their open streams finish, no new ones start.
+  const closed = Promise.all(
+    publicServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
   // Connections that finish their last response while we drain go idle: close them too.
-  const idleSweep = setInterval(() => publicServer.closeIdleConnections(), 100);
+  const idleSweep = setInterval(() => {
+    for (const server of publicServers) server.closeIdleConnections();
+  }, 100);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -184,7 +214,7 @@ async function drain(
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
-    publicServer.closeAllConnections();
+    for (const server of publicServers) server.closeAllConnections();
     tunnels.destroyAll();
   }
   adminServer?.closeAllConnections();
@@ -205,7 +235,7 @@ async function drain(
  * to fix in the config, so it is reported as a problem of the key that chose it.
  */
 async function listen(
-  server: Server,
+  server: Server | PublicListener,
   address: { readonly port: number; readonly host: string },
   key: readonly string[],
   source: ConfigSource,

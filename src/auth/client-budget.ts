@@ -16,7 +16,7 @@
 //
 // Addresses are kept in a bounded LRU: an attacker with more addresses than the bound
 // evicts old buckets, which only resets them, and the shared budget still holds.
-import { LRUCache } from 'lru-cache';
+import { LruMap } from '../cache/lru-map.ts';
 import type { Clock } from '../clock.ts';
 import { type BucketLimits, gcraInterval, takeToken } from '../ratelimit/gcra.ts';
 
@@ -32,14 +32,14 @@ export class ClientBudget {
   readonly #interval: number;
   readonly #clock: Clock;
   /** Client address -> the GCRA theoretical arrival time of its bucket. */
-  readonly #tats: LRUCache<string, number>;
+  readonly #tats: LruMap<string, number>;
 
   constructor(failedPerSecond: number, clock: Clock, maxClients = MAX_TRACKED_CLIENTS) {
     // One second's worth at once, at least one, like the shared call guard.
     this.#limits = { rate: failedPerSecond, burst: Math.max(1, Math.ceil(failedPerSecond)) };
     this.#interval = gcraInterval(failedPerSecond);
     this.#clock = clock;
-    this.#tats = new LRUCache({ max: maxClients });
+    this.#tats = new LruMap(maxClients);
   }
 
   /** Takes a token for one verification by `client`, or says how long it must wait. */

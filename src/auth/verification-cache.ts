@@ -5,7 +5,7 @@
 // Expiry is stored with each entry and checked against the injected clock, so tests
 // move time by hand; an expired entry reads as a miss and is dropped.
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { LruMap } from '../cache/lru-map.ts';
 import type { Clock } from '../clock.ts';
 import type { Identity } from './identity.ts';
 
@@ -34,14 +34,15 @@ export function credentialKey(authorization: string): string {
 
 export class VerificationCache {
   readonly #options: VerificationCacheOptions;
-  readonly #valid: LRUCache<string, ValidEntry>;
+  readonly #valid: LruMap<string, ValidEntry>;
   /** Key -> expiry time of the refusal. */
-  readonly #invalid: LRUCache<string, number>;
+  readonly #invalid: LruMap<string, number>;
 
   constructor(options: VerificationCacheOptions) {
     this.#options = options;
-    this.#valid = new LRUCache({ max: options.maxEntries });
-    this.#invalid = new LRUCache({ max: options.maxEntries });
+    // Both grow with the credentials seen, up to maxEntries: nothing is allocated for the bound.
+    this.#valid = new LruMap(options.maxEntries);
+    this.#invalid = new LruMap(options.maxEntries);
   }
 
   get(key: string): CachedVerdict | undefined {

@@ -78,6 +78,31 @@ const cidr = z
   .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or CIDR such as 10.0.0.0/8')
   .describe('An IP address or CIDR range');
 
+const pemFile = (description: string) => z.string().min(1).nullish().describe(description);
+
+/** TLS towards an upstream or the auth service: verification is never switched off. */
+export const clientTlsSchema = z
+  .strictObject({
+    ca_file: pemFile('PEM file of CA certificates trusted in addition to the system roots (a private CA).'),
+    cert_file: pemFile('PEM client certificate (chain) presented for mTLS; needs key_file.'),
+    key_file: pemFile('PEM private key of cert_file.'),
+    server_name: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')
+      .nullish()
+      .describe('Name sent in SNI and checked against the certificate (default: the URL host).'),
+  })
+  .superRefine((tls, ctx) => {
+    if (!tls.cert_file !== !tls.key_file) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [tls.cert_file ? 'key_file' : 'cert_file'],
+        message: 'cert_file and key_file go together',
+      });
+    }
+  })
+  .describe('TLS settings for https:// URLs: extra CA, client certificate, SNI name.');
+
 export const circuitBreakerSchema = z
   .strictObject({
     max_requests: positiveInt
@@ -150,7 +175,10 @@ export const serviceSchema = z
       .enum(['round_robin', 'weighted', 'least_connections'])
       .default('round_robin')
       .describe('How an instance is picked among the available ones.'),
-    timeout: duration('30s', 'Deadline for the upstream response headers; past it the client gets 504.'),
+    timeout: duration(
+      '30s',
+      'Deadline, past which the client gets 504: for a connection to an instance (queued or connecting), then for the response headers once the whole request has been sent.',
+    ),
     connect_timeout: duration('5s', 'Deadline for opening a connection to an instance.'),
     body_timeout: duration('30s', 'Longest silence allowed while the upstream streams its response body.'),
     keep_alive_timeout: duration(
@@ -160,6 +188,11 @@ export const serviceSchema = z
     max_connections: positiveInt.default(256).describe('Connections in the pool of each instance.'),
     health_check: healthCheckSchema.optional(),
     circuit_breaker: circuitBreakerSchema,
+    tls: clientTlsSchema.optional(),
+    pass_host: z
+      .boolean()
+      .default(false)
+      .describe("Send the client's Host header upstream instead of the instance's host:port."),
   })
   .superRefine((service, ctx) => {
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
@@ -296,7 +329,11 @@ const splitSchema = z
   );
 
 const ipList = (description: string) =>
-  z.array(checked(cidr, cidrProblem)).min(1).optional().describe(description);
+  z
+    .array(checked(z.string(), cidrProblem).describe('An IP address or CIDR range'))
+    .min(1)
+    .optional()
+    .describe(description);
 
 const routeRateLimitSchema = z
   .strictObject({
@@ -474,6 +511,13 @@ export const authSchema = z
     audience: z.string().min(1).optional().describe('jwt mode: required aud claim.'),
     clock_tolerance: duration('30s', 'jwt mode: allowed clock skew for exp and nbf.'),
     jwks_cooldown: duration('30s', 'jwt mode: least time between two JWKS fetches caused by an unknown kid.'),
+    require_https: z
+      .boolean()
+      .default(false)
+      .describe(
+        "A request carrying a credential (Authorization) that did not arrive over HTTPS (own TLS, or a trusted proxy's X-Forwarded-Proto: https) gets 403 HTTPS_REQUIRED.",
+      ),
+    tls: clientTlsSchema.optional(),
   })
   .superRefine((auth, ctx) => {
     if (auth.mode === 'remote' && !auth.verify_url) {
@@ -561,6 +605,38 @@ const corsSchema = z
   })
   .describe('Cross-origin resource sharing for browser clients.');
 
+const serverCertificateSchema = z.strictObject({
+  cert_file: z.string().min(1).describe('PEM certificate chain, leaf first.'),
+  key_file: z.string().min(1).describe('PEM private key of the leaf certificate.'),
+});
+
+const serverTlsSchema = z
+  .strictObject({
+    certificates: z
+      .array(serverCertificateSchema)
+      .min(1)
+      .describe(
+        'Certificates; the first is the default, the others are chosen by SNI from their SANs (exact or *.wildcard).',
+      ),
+    min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Oldest TLS version accepted.'),
+    client_ca_file: z
+      .string()
+      .min(1)
+      .nullish()
+      .describe('Set: clients must present a certificate signed by a CA in this PEM file (mTLS).'),
+    port: port
+      .nullish()
+      .describe(
+        'Set: HTTPS listens on this port and server.port keeps serving plain HTTP; unset: server.port speaks HTTPS.',
+      ),
+    expired: z
+      .enum(['refuse', 'warn'])
+      .default('refuse')
+      .describe('An expired certificate fails validate and start (refuse) or only logs a warning (warn).'),
+    ticket_key_rotation: duration('12h', 'How often the session ticket key is replaced.'),
+  })
+  .describe('Present: the public listener speaks HTTPS (TLS 1.2+).');
+
 const serverSchema = z
   .strictObject({
     host: z.string().default('0.0.0.0').describe('Address the public listener binds.'),
@@ -578,6 +654,32 @@ const serverSchema = z
     max_connections: positiveInt
       .default(10_000)
       .describe('Client connections held at once; further ones are refused.'),
+    tls: serverTlsSchema.optional(),
+    http2: z.boolean().default(true).describe('With tls: ALPN offers h2 and http/1.1 on one port.'),
+    http2_max_concurrent_streams: positiveInt
+      .default(100)
+      .describe('Streams one HTTP/2 connection may have open at once.'),
+    http2_max_resets: positiveInt
+      .default(100)
+      .describe(
+        'Streams an HTTP/2 client may cancel within http2_reset_window before its connection gets GOAWAY (rapid reset, CVE-2023-44487).',
+      ),
+    http2_reset_window: duration('10s', 'Window over which cancelled HTTP/2 streams are counted.'),
+    redirect_http_port: port
+      .nullish()
+      .describe('With tls: a plain listener on this port answers 308 to the https:// URL, nothing else.'),
+    hsts: z
+      .string()
+      .regex(/^\d+(s|m|h|d)$/, 'expected a duration such as 365d, 12h or 300s')
+      .nullish()
+      .describe('With tls, e.g. 365d: Strict-Transport-Security max-age on every HTTPS answer.'),
+  })
+  .superRefine((server, ctx) => {
+    if (server.tls) return;
+    for (const key of ['redirect_http_port', 'hsts'] as const) {
+      if (server[key] !== undefined && server[key] !== null)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs server.tls` });
+    }
   })
   .prefault({});
 
@@ -823,7 +925,7 @@ function checkIdentityTransforms(
     if (typeof transform !== 'object' || transform === null) continue;
     for (const operation of ['set', 'add'] as const) {
       for (const name of Object.keys(transform[operation] ?? {})) {
-        if (names.includes(name.toLowerCase())) {
+        if (names.includes(name.toLowerCase()) && forbiddenHeaderProblem(name) === undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['routes', index, direction, operation, name],
@@ -833,7 +935,11 @@ function checkIdentityTransforms(
       }
     }
     (Array.isArray(transform.remove) ? transform.remove : []).forEach((name, position) => {
-      if (typeof name === 'string' && names.includes(name.toLowerCase())) {
+      if (
+        typeof name === 'string' &&
+        names.includes(name.toLowerCase()) &&
+        forbiddenHeaderProblem(name) === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['routes', index, direction, 'remove', position],
@@ -873,6 +979,9 @@ export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
 export type DiscoveryConfig = z.output<typeof discoverySchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type ServerTlsConfig = z.output<typeof serverTlsSchema>;
+export type ClientTlsConfig = z.output<typeof clientTlsSchema>;
 
 /** The JSON Schema of what a user writes (input side: durations are strings). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -66,6 +66,10 @@ export class AccessLog {
     if (outcome.responseBytes !== undefined) line += `,"response_bytes":${jsonNumber(outcome.responseBytes)}`;
     line += `,"client_ip":${jsonString(state.clientIp)}`;
     if (state.identity !== undefined) line += `,"user_id":${jsonString(state.identity.userId)}`;
+    // HTTP/1.1 is the default; an h2 request says so (the other fields are the same).
+    if (req.httpVersionMajor === 2) line += ',"http_version":"2.0"';
+    if (state.clientCertSubject !== undefined)
+      line += `,"client_cert_subject":${jsonString(state.clientCertSubject)}`;
     if (state.reason !== undefined) line += `,"reason":${jsonString(state.reason)}`;
     if (websocket) line += ',"websocket":true';
     return `${line},"msg":"request"}\n`;

@@ -34,6 +34,8 @@ export class GatewayMetrics {
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
   readonly #rejectionChildren = new Map<string, Counter.Internal>();
+  readonly #tlsReloads: Counter<'result'>;
+  readonly #rapidResets: Counter;
 
   constructor(upstreams: UpstreamStatusSource) {
     const registers = [this.registry];
@@ -67,6 +69,17 @@ export class GatewayMetrics {
       name: 'gatehouse_auth_verify_calls_total',
       help: 'Calls to the auth service, by result.',
       labelNames: ['result'],
+      registers,
+    });
+    this.#tlsReloads = new Counter({
+      name: 'gatehouse_tls_reloads_total',
+      help: 'Reloads of the listener certificates (file change or config reload), by result (success or failure).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#rapidResets = new Counter({
+      name: 'gatehouse_http2_rapid_reset_total',
+      help: 'HTTP/2 connections sent GOAWAY for cancelling too many streams (rapid reset).',
       registers,
     });
     this.#retries = new Counter({
@@ -154,8 +167,31 @@ export class GatewayMetrics {
     this.#reloads.inc({ result: success ? 'success' : 'failure' });
   }
 
+  /**
+   * Reports replaced config snapshots still pinned by requests in flight: what their
+   * reloads replaced stays open until this falls back to 0.
+   */
+  watchSnapshots(retiring: () => number): void {
+    new Gauge({
+      name: 'gatehouse_config_snapshots_retiring',
+      help: 'Replaced configuration snapshots still pinned by requests in flight.',
+      registers: [this.registry],
+      collect() {
+        this.set(retiring());
+      },
+    });
+  }
+
   storeError(decision: 'allow' | 'deny'): void {
     this.#storeErrors.inc({ decision });
+  }
+
+  tlsReloaded(success: boolean): void {
+    this.#tlsReloads.inc({ result: success ? 'success' : 'failure' });
+  }
+
+  http2RapidReset(): void {
+    this.#rapidResets.inc();
   }
 
   spans(outcome: 'exported' | 'failed' | 'dropped', count: number): void {

@@ -14,6 +14,7 @@ import type { PolicyEvents } from './events.ts';
 import { createIpPolicy } from './ip.ts';
 import type { BuiltinPolicy, Policy } from './policy.ts';
 import { createRateLimitPolicy } from './rate-limit.ts';
+import { createRequireHttpsPolicy } from './require-https.ts';
 import { createRolesPolicy } from './roles.ts';
 import type { ChainStep, PolicyChain } from './runner.ts';
 
@@ -73,10 +74,16 @@ function builtin(
     case 'ip':
       return createIpPolicy(route);
     case 'auth':
-      return createAuthPolicy(
-        route.auth ?? (config.auth || config.api_keys ? 'required' : 'none'),
-        deps.authenticator,
-        deps.apiKeys,
+      return withHttpsCheck(
+        createRequireHttpsPolicy(config.auth, [
+          'authorization',
+          ...(deps.apiKeys ? [deps.apiKeys.header] : []),
+        ]),
+        createAuthPolicy(
+          route.auth ?? (config.auth || config.api_keys ? 'required' : 'none'),
+          deps.authenticator,
+          deps.apiKeys,
+        ),
       );
     case 'roles':
       return createRolesPolicy(route.roles);
@@ -85,4 +92,17 @@ function builtin(
         ? createRateLimitPolicy(route, config.rate_limit, deps.bucketStore, deps.apiKeys !== undefined)
         : null;
   }
+}
+
+/**
+ * auth.require_https runs as the first half of the auth step, so a credential that came
+ * in clear text is refused before anything could send it to the auth service; on a
+ * route without auth it still refuses the credential.
+ */
+function withHttpsCheck(check: BuiltinPolicy | null, auth: BuiltinPolicy | null): BuiltinPolicy | null {
+  if (check === null || auth === null) return check ?? auth;
+  return (request) => {
+    check(request);
+    return auth(request);
+  };
 }

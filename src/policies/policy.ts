@@ -24,6 +24,10 @@ export interface PolicyRequest {
   readonly requestId: string;
   /** The matched route's configured path: a stable name for keys, logs and metrics. */
   readonly route: string;
+  /** Arrived over HTTPS: the gateway's own TLS, or a trusted proxy's X-Forwarded-Proto: https. */
+  readonly secure: boolean;
+  /** Subject of the client certificate verified in the TLS handshake (mTLS), e.g. "CN=alice, O=Example". */
+  readonly clientCertSubject: string | undefined;
   /** Who the request acts for, once the auth policy ran and found a credential. */
   readonly identity: Identity | undefined;
   /** The request's logger: every line carries its request_id. */

@@ -25,7 +25,8 @@ export function createCidrList(entries: readonly string[], key: string): Address
 
 /** Why `entry` is not an address or CIDR, or undefined when it is one (for config checks). */
 export function cidrProblem(entry: string): string | undefined {
-  return addEntry(new BlockList(), entry);
+  const problem = addEntry(new BlockList(), entry);
+  return problem && `"${entry}" ${problem}`;
 }
 
 function addEntry(list: BlockList, entry: string): string | undefined {

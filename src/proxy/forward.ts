@@ -44,13 +44,25 @@ class RetryableAnswer extends Error {
 
 export interface ForwardTarget {
   readonly pool: ServicePool;
-  /** Deadline for the upstream's response headers (the service `timeout`). */
+  /** The service `timeout`: bounds the wait for a connection, then the wait for response headers. */
   readonly headersTimeout: number;
   /** Longest silence while the response body streams. */
   readonly bodyTimeout: number;
   readonly bodyLimit: number;
   /** The route's retries; null: only the one failover when nothing reached an instance. */
   readonly retries: RouteRetries | null;
+  /** `pass_host`: the client's Host goes upstream instead of the instance's. */
+  readonly passHost: boolean;
+}
+
+/** The request as the instance should see it, and what the gateway adds to the answer. */
+export interface UpstreamRequest {
+  /** Path and query as the instance should see them, before its base path. */
+  readonly path: string;
+  readonly headers: string[];
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  /** True while the gateway drains: answers close their connection. */
+  readonly closing: () => boolean;
 }
 
 export interface ForwardOutcome {
@@ -65,11 +77,14 @@ export interface ForwardOutcome {
   service?: string;
   /** A retry was due but the route's retry budget was spent. */
   retryRefused?: boolean;
+  /** The upstream broke off its answer after the client got part of it: the upstream's fault (502). */
+  brokenAfterStart?: Error;
 }
 
 interface AttemptResult {
   readonly error: Error | undefined;
   readonly afterStart: boolean;
+  readonly committed: boolean;
   readonly status: number;
 }
 
@@ -78,10 +93,7 @@ export async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   target: ForwardTarget,
-  /** Path and query as the instance should see them, before its base path. */
-  path: string,
-  headers: string[],
-  extraResponseHeaders: Readonly<Record<string, string>>,
+  upstream: UpstreamRequest,
   outcome: ForwardOutcome,
   /** The request's server span when traced: each attempt gets a child span and names it upstream. */
   span?: RequestSpan,
@@ -93,6 +105,9 @@ export async function forward(
   if (contentLength !== undefined && Number(contentLength) > target.bodyLimit) {
     throw new GatewayError('PAYLOAD_TOO_LARGE');
   }
+  // The public server hands `Expect: 100-continue` requests over without answering them
+  // (checkContinue): route, policies and the size check have passed, so invite the body now.
+  if (expectsContinue(req)) res.writeContinue();
   const hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   const body = !hasBody ? null : chunked ? limitBody(req, target.bodyLimit) : req;
   const replayable = !hasBody && IDEMPOTENT.has(req.method!);
@@ -118,7 +133,7 @@ export async function forward(
     outcome.instance = lease.instance.origin;
     // Held back only when a retry will follow: the budget is asked here, before the answer is dropped.
     const holdBack =
-      retries !== null && replayable && attempt <= maxRetries
+      retries !== null && replayable && attempt <= maxRetries && hasAnother(target, excluded, lease.instance)
         ? (status: number, rawHeaders: Buffer[]) => {
             if (status !== 503) return undefined;
             const retryAfter = headerValue(rawHeaders, 'retry-after');
@@ -136,10 +151,8 @@ export async function forward(
       req,
       res,
       target,
-      path,
-      attemptSpan ? attemptSpan.headers(headers) : headers,
+      attemptSpan ? { ...upstream, headers: attemptSpan.headers(upstream.headers) } : upstream,
       body,
-      extraResponseHeaders,
       outcome,
       holdBack,
       editResponseHeaders,
@@ -150,36 +163,50 @@ export async function forward(
       lease.release(result.status >= 500 ? 'failure' : 'success');
       return;
     }
-    if (result.afterStart) {
+    if (error instanceof ClientGone) {
+      lease.release('neutral');
+      return;
+    }
+    if (result.committed) {
       // The exchange already cut the client connection: there is nobody left to answer.
-      lease.release(error instanceof ClientGone ? 'neutral' : 'failure');
+      lease.release('failure');
+      outcome.brokenAfterStart = error;
       return;
     }
     const held = error instanceof RetryableAnswer;
     const kind: FailureKind =
-      error instanceof HeadersDeadline
-        ? 'timeout'
-        : error instanceof ClientGone
-          ? 'client'
-          : held
-            ? 'garbled'
-            : classifyFailure(error);
+      error instanceof HeadersDeadline ? 'timeout' : held ? 'garbled' : classifyFailure(error);
     lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
-    if (error instanceof ClientGone) return;
+    // Headers arrived but nothing reached the client: it can still get a clean 502.
+    if (result.afterStart) throw new GatewayError('BAD_GATEWAY', { cause: error });
     lastError = held
       ? new GatewayError('UPSTREAM_UNAVAILABLE', { headers: { 'retry-after': error.retryAfter } })
       : toGatewayError(error, kind);
     const safe = held || kind === 'unreachable' || (kind === 'reset' && replayable);
     if (!safe || attempt > maxRetries) throw lastError;
-    // A held-back 503 took its retry from the budget already; nothing-reached retries cost none.
-    if (retries !== null && !held && kind !== 'unreachable' && !retries.budget.tryRetry()) {
-      outcome.retryRefused = true;
-      throw lastError;
+    // A held-back 503 took its retry from the budget already; nothing-reached retries cost none,
+    // and a retry with no instance left to try would spend the budget for nothing.
+    if (retries !== null && !held && kind !== 'unreachable') {
+      if (!hasAnother(target, excluded, lease.instance)) throw lastError;
+      if (!retries.budget.tryRetry()) {
+        outcome.retryRefused = true;
+        throw lastError;
+      }
     }
     excluded ??= new Set();
     excluded.add(lease.instance);
     if (retries !== null) await sleep(backoffDelay(attempt, RETRY_BACKOFF, Math.random));
   }
+}
+
+/** Whether the pool holds an instance not yet tried by this request (besides `current`). */
+function hasAnother(
+  target: ForwardTarget,
+  excluded: ReadonlySet<UpstreamInstance> | undefined,
+  current?: UpstreamInstance,
+): boolean {
+  const tried = (excluded?.size ?? 0) + (current !== undefined && !excluded?.has(current) ? 1 : 0);
+  return target.pool.instances.length > tried;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -203,10 +230,8 @@ function attemptOnce(
   req: IncomingMessage,
   res: ServerResponse,
   target: ForwardTarget,
-  path: string,
-  headers: string[],
+  upstream: UpstreamRequest,
   body: IncomingMessage | BodyLimitStream | null,
-  extraResponseHeaders: Readonly<Record<string, string>>,
   outcome: ForwardOutcome,
   holdBack: ExchangeListener['holdBack'],
   editHeaders: ExchangeListener['editHeaders'],
@@ -214,34 +239,51 @@ function attemptOnce(
   return new Promise((resolve) => {
     const sentAt = performance.now();
     let status = 0;
-    const exchange = new Exchange(res, extraResponseHeaders, target.headersTimeout, {
-      started(statusCode, contentLength) {
-        status = statusCode;
-        outcome.upstreamMs = performance.now() - sentAt;
-        outcome.responseBytes = contentLength;
+    const exchange = new Exchange(
+      res,
+      { extraHeaders: upstream.responseHeaders, timeoutMs: target.headersTimeout, closing: upstream.closing },
+      {
+        started(statusCode, contentLength) {
+          status = statusCode;
+          outcome.upstreamMs = performance.now() - sentAt;
+          outcome.responseBytes = contentLength;
+        },
+        finished(error, afterStart, committed) {
+          res.off('close', onClientGone);
+          resolve({ error, afterStart, committed, status });
+        },
+        holdBack,
+        editHeaders,
       },
-      finished(error, afterStart) {
-        res.off('close', onClientGone);
-        resolve({ error, afterStart, status });
-      },
-      holdBack,
-      editHeaders,
-    });
+    );
     const onClientGone = () => exchange.abort(new ClientGone());
     res.once('close', onClientGone);
     // Dispatched in the same tick as the lease: a reload may close a replaced pool right after.
     instance.pool.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
-        path: instance.basePath === '' ? path : instance.basePath + path,
-        headers,
+        path: instance.basePath === '' ? upstream.path : instance.basePath + upstream.path,
+        headers: upstream.headers,
         body,
-        headersTimeout: target.headersTimeout + 1000,
+        // undici's own header timer would run while the client is still uploading and
+        // blame the instance for a slow client: the exchange keeps the deadline instead.
+        headersTimeout: 0,
         bodyTimeout: target.bodyTimeout,
       },
       exchange,
     );
   });
+}
+
+/** Node hands these over through 'checkContinue' without a 100 Continue (see server/public-server.ts). */
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return (
+    expect !== undefined &&
+    req.httpVersionMajor === 1 &&
+    req.httpVersionMinor === 1 &&
+    /(?:^|\W)100-continue(?:$|\W)/i.test(expect)
+  );
 }
 
 function limitBody(req: IncomingMessage, limit: number): BodyLimitStream {

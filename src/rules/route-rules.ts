@@ -75,6 +75,7 @@ export function compileTargets(
       bodyTimeout: service.body_timeout,
       bodyLimit: config.server.body_limit,
       retries,
+      passHost: service.pass_host,
     });
   };
   const target = targetFor(route.service);

@@ -14,6 +14,7 @@ import {
   type RouteRules,
   type RouteTargets,
 } from '../rules/route-rules.ts';
+import { createSchemeResolver } from '../tls/peer.ts';
 import type { Plan } from './compile.ts';
 import type { Components } from './registry.ts';
 
@@ -35,6 +36,10 @@ export interface Runtime {
   readonly config: Config;
   readonly router: Router<CompiledRoute>;
   readonly resolveClientIp: (peer: string, headers: IncomingHttpHeaders) => string;
+  /** The scheme the client used: own TLS, or a trusted proxy's X-Forwarded-Proto. */
+  readonly resolveScheme: ReturnType<typeof createSchemeResolver>;
+  /** Whether the TCP peer is a trusted proxy, whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** Lower-cased names of the identity headers the gateway alone may send upstream. */
   readonly identityNames: ReadonlySet<string>;
   readonly userIdHeader: string;
@@ -81,6 +86,8 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
     config,
     router,
     resolveClientIp: plan.resolveClientIp,
+    trustsPeer: plan.trustsPeer,
+    resolveScheme: createSchemeResolver(plan.trustsPeer),
     // The API key header is listed with them: the gateway consumes the key, so no client
     // copy goes upstream, and no policy may set one.
     identityNames: new Set(

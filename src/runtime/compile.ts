@@ -20,13 +20,21 @@ import {
 import type { Config } from '../config/schema.ts';
 import type { PluginPolicy } from '../policies/chain.ts';
 import { compilePlugins } from '../policies/plugins.ts';
+import { createCidrList } from '../proxy/cidr-list.ts';
 import { type ClientAddressResolver, createClientAddressResolver } from '../proxy/client-address.ts';
+import { loadTlsMaterial, type TlsMaterial } from '../tls/certificates.ts';
 
 /** A config checked and precomputed, ready for apply(); nothing in it runs yet. */
 export interface Plan {
   readonly config: Config;
   /** server.trusted_proxies as a resolver of the client's address. */
   readonly resolveClientIp: ClientAddressResolver;
+  /** Certificates and keys read from the files the config names, checked. */
+  readonly tls: TlsMaterial;
+  /** Worth logging, not refusing: an expired certificate with server.tls.expired: warn. */
+  readonly tlsWarnings: readonly ConfigProblem[];
+  /** server.trusted_proxies as a check of the TCP peer: whose X-Forwarded-* headers are kept. */
+  readonly trustsPeer: (peer: string) => boolean;
   /** The plugins' policies, created from their modules and options, by name. */
   readonly plugins: ReadonlyMap<string, PluginPolicy>;
   /** The api_keys section with its keys file read and checked; undefined without one. */
@@ -75,9 +83,19 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   await checkRedisUrl(config, problems);
   const plugins = await compilePlugins(config, problems, dirname(resolve(source.file)));
   const apiKeys = compileApiKeys(config, problems, source.file);
+  const tls = compileTls(config, problems);
 
   if (found.length > 0) throw new ConfigError(source.file, found);
-  return Object.freeze({ config, resolveClientIp: resolveClientIp!, plugins, apiKeys });
+  return Object.freeze({
+    config,
+    resolveClientIp: resolveClientIp!,
+    // The entries were checked above: this can no longer throw.
+    trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
+    plugins,
+    apiKeys,
+    tls: tls.material,
+    tlsWarnings: tls.warnings.map((warning) => ({ ...warning, ...source.locate(pathOf(warning.path)) })),
+  });
 }
 
 /** server.trusted_proxies: each entry an address or CIDR the resolver can hold. */
@@ -94,6 +112,21 @@ const compileTrustedProxies: CompileStep<ClientAddressResolver | undefined> = (c
   });
   return valid ? createClientAddressResolver(entries) : undefined;
 };
+
+/**
+ * Every certificate file the config names (server.tls, services.*.tls, auth.tls):
+ * readable, PEM that parses, keys matching their certificates, listener certificates
+ * not expired (or only warned about with server.tls.expired: warn).
+ */
+const compileTls = (config: Config, problems: Problems): ReturnType<typeof loadTlsMaterial> => {
+  const loaded = loadTlsMaterial(config);
+  for (const problem of loaded.problems) problems.add(pathOf(problem.path), problem.message);
+  return loaded;
+};
+
+function pathOf(dotted: string): (string | number)[] {
+  return dotted.split('.').map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+}
 
 /** auth.public_key: a PEM public key that one of auth.algorithms can use. */
 const checkAuthKey: CompileStep<void> = (config, problems) => {

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { apply } from './apply.ts';
-import { compileFile } from './compile.ts';
+import { compileFile, type Plan } from './compile.ts';
 import type { RuntimeHolder } from './holder.ts';
 import type { GatewayRegistry } from './registry.ts';
 
@@ -27,6 +27,15 @@ export const STATIC_KEYS = [
   'server.keep_alive_timeout',
   'server.max_header_size',
   'server.max_connections',
+  'server.http2',
+  'server.http2_max_concurrent_streams',
+  'server.http2_max_resets',
+  'server.http2_reset_window',
+  'server.redirect_http_port',
+  'server.hsts',
+  'server.tls.port',
+  'server.tls.client_ca_file',
+  'server.tls.ticket_key_rotation',
   'admin',
   'log',
   'tracing',
@@ -41,6 +50,8 @@ export interface ReloaderDeps {
   readonly holder: RuntimeHolder;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** Runs after a plan is in force: the listeners take its certificates. */
+  readonly onApplied?: (plan: Plan) => void;
 }
 
 export function createReloader(deps: ReloaderDeps): () => Promise<ReloadResult> {
@@ -50,10 +61,13 @@ export function createReloader(deps: ReloaderDeps): () => Promise<ReloadResult> 
   const reloadOnce = async (): Promise<ReloadResult> => {
     try {
       const { plan } = await compileFile(configFile, env);
-      const restartRequired = STATIC_KEYS.filter(
+      const restartRequired: string[] = STATIC_KEYS.filter(
         (key) => JSON.stringify(pick(plan.config, key)) !== JSON.stringify(pick(started, key)),
       );
+      // Turning TLS on or off changes what the listener is; certificates alone do not.
+      if (!plan.config.server.tls !== !started.server.tls) restartRequired.push('server.tls');
       apply(plan, registry, holder);
+      deps.onApplied?.(plan);
       metrics.reloaded(true);
       logger.info(
         { restart_required: restartRequired.length > 0 ? restartRequired : undefined },

@@ -11,6 +11,7 @@ import { type ForwardOutcome, forward } from '../proxy/forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
+import { refuseRequestHead } from './request-head.ts';
 import type { RequestState } from './request-state.ts';
 import { sendError, sendJson } from './send.ts';
 
@@ -32,32 +33,53 @@ export interface DataPlaneDeps {
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
+  const closing = (): boolean => lifecycle.draining;
   const tracer = deps.tracer ?? null;
 
   return (req, res) => {
+    // A request pipelined behind an answer that closes its connection is not served
+    // (RFC 9112 9.6): after a refused head, its bytes can't be trusted to be a request.
+    const socket = req.socket;
+    if (closedSockets.has(socket)) return;
     // Pin the snapshot: this request follows these rules to its end, whatever reloads,
     // and what a reload replaced stays open until the pin is released (below).
     const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
     if (lifecycle.draining) res.setHeader('connection', 'close');
+    // Decided before the parser reads on: it hands over pipelined requests synchronously.
+    const refusal = refuseRequestHead(req);
+    if (refusal) closedSockets.add(socket);
     const outcome: ForwardOutcome = {
       instance: undefined,
       upstreamMs: undefined,
       attempts: 0,
       responseBytes: undefined,
+      brokenAfterStart: undefined,
     };
 
-    handle(runtime, state, res, traceparent, peer, outcome)
+    (refusal ? Promise.reject(refusal) : handle(runtime, state, res, traceparent, peer, outcome))
       .catch((error: unknown) => {
-        const answered = sendError(res, error, state.requestId, state.responseHeaders, hasUnreadBody(req));
+        const close = refusal !== undefined || hasUnreadBody(req) || lifecycle.draining;
+        if (close) closedSockets.add(socket);
+        const answered = sendError(res, error, state.requestId, state.responseHeaders, close);
         if (isGatewayError(error)) state.reason = error.reason;
-        if (answered.status >= 500 && answered.code !== 'UPSTREAM_TIMEOUT') {
+        if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
           state.log.warn({ err: error, code: answered.code }, 'request failed');
         }
       })
       .finally(() => {
         holder.release(runtime);
-        const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
+        const status = res.writableEnded
+          ? res.statusCode
+          : outcome.brokenAfterStart !== undefined
+            ? UPSTREAM_BROKE_OFF
+            : CLIENT_CLOSED;
+        if (outcome.brokenAfterStart !== undefined) {
+          state.log.warn(
+            { instance: outcome.instance, err_message: outcome.brokenAfterStart.message },
+            'upstream answer broke off after it started; the client connection was cut',
+          );
+        }
         metrics.observeRequest(
           state.routeName,
           req.method ?? '',
@@ -95,11 +117,14 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     }
     let reply = runPolicies(routed.route, state);
     if (reply instanceof Promise) reply = await reply;
+    // An earlier answer on this connection closed it while the policies ran.
+    if (res.socket !== null && closedSockets.has(res.socket)) return;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
+        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
       });
       res.end(reply.body);
       return;
@@ -115,17 +140,16 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       res.end();
       return;
     }
-    const headers = headersForUpstream(runtime, state, traceparent, peer);
+    const target = route.split ? route.split(state.req.headers) : route.target;
+    const headers = headersForUpstream(runtime, state, traceparent, peer, target.passHost);
     route.requestHeaders?.(headers, state);
     state.responseHeaders['x-request-id'] = state.requestId;
     const editResponse = route.responseHeaders;
     await forward(
       state.req,
       res,
-      route.split ? route.split(state.req.headers) : route.target,
-      routed.upstreamPath,
-      headers,
-      state.responseHeaders,
+      target,
+      { path: routed.upstreamPath, headers, responseHeaders: state.responseHeaders, closing },
       outcome,
       state.span,
       editResponse ? (upstreamHeaders) => editResponse(upstreamHeaders, state) : undefined,
@@ -133,8 +157,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   }
 }
 
+/** Sockets whose last answer said `Connection: close`. */
+const closedSockets = new WeakSet<object>();
+/** 5xx answers not logged as failures: a timeout is routine (metrics count it), a 501 is the client's. */
+const QUIET_5XX: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'NOT_IMPLEMENTED']);
+
 /** nginx's convention: the client left before the answer was complete. */
 export const CLIENT_CLOSED = 499;
+/** The upstream's answer broke after part of it reached the client: its fault, counted as a 502. */
+const UPSTREAM_BROKE_OFF = 502;
 
 function hasUnreadBody(req: IncomingMessage): boolean {
   return (

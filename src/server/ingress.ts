@@ -11,6 +11,7 @@ import { type ChainOutcome, type PolicyChain, runChain } from '../policies/runne
 import { upstreamRequestHeaders } from '../proxy/headers.ts';
 import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { CompiledRoute, Runtime } from '../runtime/build.ts';
+import { tlsSocketOf, verifiedClientSubject } from '../tls/peer.ts';
 import { RequestState } from './request-state.ts';
 
 export interface Ingress {
@@ -34,8 +35,20 @@ export function beginRequest(
   const peer = req.socket.remoteAddress ?? '';
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const clientIp = runtime.resolveClientIp(peer, req.headers);
+  const state = new RequestState(
+    req,
+    requestId,
+    trace.traceId,
+    clientIp,
+    logger,
+    runtime.identityNames,
+    span,
+  );
+  const tlsSocket = tlsSocketOf(req);
+  state.scheme = runtime.resolveScheme(peer, req.headers['x-forwarded-proto'], tlsSocket !== undefined);
+  if (tlsSocket !== undefined) state.clientCertSubject = verifiedClientSubject(tlsSocket);
   return {
-    state: new RequestState(req, requestId, trace.traceId, clientIp, logger, runtime.identityNames, span),
+    state,
     traceparent: trace.traceparent,
     peer,
   };
@@ -125,14 +138,22 @@ export function headersForUpstream(
   state: RequestState,
   traceparent: string,
   peer: string,
+  passHost: boolean,
 ): string[] {
   const req = state.req;
-  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
+  const incoming = req.headers;
+  // A trusted proxy in front knows the scheme and Host the client used: keep its values.
+  // Anyone else's claims are replaced with what the gateway itself saw.
+  const trusted = runtime.trustsPeer(peer);
+  const proto = trusted ? single(incoming['x-forwarded-proto']) : undefined;
+  const forwardedHost = trusted ? single(incoming['x-forwarded-host']) : undefined;
+  const headers = upstreamRequestHeaders(req.rawHeaders, incoming, {
     requestId: state.requestId,
     traceparent,
-    forwardedFor: forwardedFor(req, peer, state.clientIp),
-    forwardedProto: 'http',
-    forwardedHost: req.headers.host,
+    forwardedFor: forwardedFor(req, peer, trusted),
+    forwardedProto: proto ?? state.scheme,
+    forwardedHost: forwardedHost ?? incoming.host,
+    host: passHost ? incoming.host : undefined,
     identity: state.identity && [
       runtime.userIdHeader,
       state.identity.userId,
@@ -156,10 +177,16 @@ function withPolicyHeaders(headers: string[], set: readonly string[]): string[] 
   return out;
 }
 
-/** The trusted chain is kept and the peer appended; an untrusted peer's claims are dropped. */
-function forwardedFor(req: IncomingMessage, peer: string, clientIp: string): string {
+/** The value as the proxy sent it (node joins repeated lines with ", "); an empty one counts as absent. */
+function single(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  return text === undefined || text.trim() === '' ? undefined : text;
+}
+
+/** A trusted proxy's chain is kept and the peer appended; an untrusted peer's claims are dropped. */
+function forwardedFor(req: IncomingMessage, peer: string, trusted: boolean): string {
   const incoming = req.headers['x-forwarded-for'];
-  if (clientIp !== peer && incoming) return `${incoming}, ${peer}`;
+  if (trusted && incoming) return `${incoming}, ${peer}`;
   return peer;
 }
 

@@ -33,6 +33,10 @@ export function createPublicServer(server: Config['server'], handlers: PublicHan
     handlers.request,
   );
   listener.on('upgrade', handlers.upgrade);
+  // With a listener here Node does not answer `Expect: 100-continue` by itself: the data
+  // plane invites the body only once route, policies and the size check have passed, so
+  // a request that will be refused is answered without its body being sent.
+  listener.on('checkContinue', handlers.request);
   listener.maxConnections = server.max_connections;
   listener.on('clientError', answerClientError);
   return listener;
@@ -42,7 +46,7 @@ export function createPublicServer(server: Config['server'], handlers: PublicHan
  * What the parser refused never reaches the handler: answer it here in the JSON error
  * format and close, so nothing after a malformed message is read as a request.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET') {
     socket.destroy();
     return;

@@ -17,6 +17,9 @@ export class RequestState implements ChainRequest {
   readonly startedAt: number;
   /** Headers added to whatever the gateway answers, proxied or its own error. */
   readonly responseHeaders: Record<string, string> = {};
+  /** The scheme the client used (tls/peer.ts); goes upstream as X-Forwarded-Proto. */
+  scheme: 'http' | 'https' = 'http';
+  clientCertSubject: string | undefined = undefined;
   /** Headers the policies set for the upstream request, [lower-case name, value, …]; undefined when none. */
   upstreamHeaders: string[] | undefined = undefined;
   identity: Identity | undefined = undefined;
@@ -70,6 +73,10 @@ export class RequestState implements ChainRequest {
 
   get route(): string {
     return this.matchedRoute?.name ?? '';
+  }
+
+  get secure(): boolean {
+    return this.scheme === 'https';
   }
 
   get routeName(): string {

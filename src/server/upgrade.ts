@@ -1,16 +1,18 @@
-// WebSocket tunnelling for routes with `websocket: true`. The handshake passes the same
-// route match and policies as any request (auth, rate limit); on the upstream's 101
-// the two sockets are joined byte for byte until either side closes.
+// The listener side of WebSocket tunnelling for routes with `websocket: true`: the
+// handshake passes the same route match and policies as any request (auth, rate
+// limit), refusals are answered on the raw socket, and each tunnel is logged and
+// counted. The upstream half (instance, 101, joining the sockets) is proxy/tunnel.ts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { classifyFailure, toGatewayError } from '../proxy/error-map.ts';
+import { tunnel } from '../proxy/tunnel.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
+import { refuseRequestHead } from './request-head.ts';
 import type { RequestState } from './request-state.ts';
 import { endSocketWithError } from './send.ts';
 
@@ -59,9 +61,10 @@ export function createUpgradeHandler(deps: {
       upstreamMs: undefined,
       attempts: 1,
       responseBytes: undefined,
+      brokenAfterStart: undefined,
     };
     socket.on('error', () => socket.destroy());
-    tunnel(runtime, state, socket, head, traceparent, peer, outcome, unpin)
+    handshake(runtime, state, socket, head, traceparent, peer, outcome, unpin)
       .then(
         (status) => status,
         (error: unknown) => rejectHandshake(socket, error, state),
@@ -80,7 +83,7 @@ export function createUpgradeHandler(deps: {
   };
 }
 
-async function tunnel(
+async function handshake(
   runtime: Runtime,
   state: RequestState,
   client: Duplex,
@@ -90,64 +93,26 @@ async function tunnel(
   outcome: { instance: string | undefined },
   handshakeDone: () => void,
 ): Promise<number> {
+  const refusal = refuseRequestHead(state.req);
+  if (refusal) throw refusal;
   const routed = routeRequest(runtime, state.req, state);
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
   const reply = await runPolicies(routed.route, state);
   if (reply) throw new GatewayError('BAD_REQUEST', { message: 'This request cannot be upgraded' });
-  const lease = routed.route.target.pool.acquire();
-  outcome.instance = lease.instance.origin;
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort();
-  client.once('close', onClientGone);
-  let upgraded: { headers: Record<string, string | string[] | undefined>; socket: Duplex };
-  try {
-    upgraded = (await lease.instance.pool.upgrade({
-      path: lease.instance.basePath + routed.upstreamPath,
-      method: 'GET',
+  const target = routed.route.target;
+  await tunnel(
+    target,
+    client,
+    head,
+    {
+      path: routed.upstreamPath,
       protocol: state.req.headers.upgrade,
-      headers: headersForUpstream(runtime, state, traceparent, peer),
-      signal: abort.signal,
-    })) as typeof upgraded;
-  } catch (error) {
-    const kind = abort.signal.aborted ? 'client' : classifyFailure(error);
-    lease.release(kind === 'client' ? 'neutral' : kind === 'unreachable' ? 'unreachable' : 'failure');
-    throw toGatewayError(error, kind);
-  } finally {
-    client.off('close', onClientGone);
-    handshakeDone();
-  }
-  const upstream = upgraded.socket;
-  let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
-  for (const [name, value] of Object.entries({
-    ...upgraded.headers,
-    ...state.responseHeaders,
-    'x-request-id': state.requestId,
-  })) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) head101 += `${name}: ${one}\r\n`;
-  }
-  client.write(`${head101}\r\n`);
-  if (head.length > 0) upstream.write(head);
-  // HTTP server sockets allow half-open connections, so a peer's FIN arrives as 'end'
-  // without 'close'. WebSocket has its own closing handshake: either side ending ends both.
-  await new Promise<void>((resolve) => {
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      client.destroy();
-      upstream.destroy();
-      resolve();
-    };
-    for (const side of [client, upstream]) {
-      side.once('end', done);
-      side.once('close', done);
-      side.on('error', done);
-    }
-    upstream.pipe(client);
-    client.pipe(upstream);
-  });
-  lease.release('success');
+      headers: headersForUpstream(runtime, state, traceparent, peer, target.passHost),
+      responseHeaders: { ...state.responseHeaders, 'x-request-id': state.requestId },
+      handshakeDone,
+    },
+    outcome,
+  );
   return 101;
 }
 

@@ -168,6 +168,7 @@ test('a request pinned to the old snapshot finishes with its rules after a reloa
 
     await gw.writeConfig(configFor('new', two));
     assert.equal((await gw.gateway.reload()).ok, true);
+    assert.equal(await retiringSnapshots(gw), 1, 'the old snapshot is pinned');
     open();
     const answer = await pinned;
     assert.equal(`${answer.status} ${answer.body}`, '200 one', 'the old snapshot still reaches its service');
@@ -176,12 +177,18 @@ test('a request pinned to the old snapshot finishes with its rules after a reloa
     // Released by its last request, the old snapshot's service is retired: its pool closes.
     for (let i = 0; i < 200 && (await connectionsOf(one)) > 0; i++) await sleep(10);
     assert.equal(await connectionsOf(one), 0, 'the removed service closed its connections');
+    assert.equal(await retiringSnapshots(gw), 0);
   } finally {
     await gw.close();
     auth.closeAllConnections();
     auth.close();
   }
 });
+
+async function retiringSnapshots(gw: TestGateway): Promise<number> {
+  const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+  return Number(/^gatehouse_config_snapshots_retiring (\d+)$/m.exec(text)?.[1]);
+}
 
 function connectionsOf(upstream: TestUpstream): Promise<number> {
   return new Promise((resolve, reject) =>

@@ -70,3 +70,23 @@ export async function startTestGateway(
     },
   };
 }
+
+/** The value of one series on the gateway's /metrics (exactly these labels), 0 when absent. */
+export async function metricValue(
+  gw: TestGateway,
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): Promise<number> {
+  const response = await fetch(`${gw.adminUrl}/metrics`);
+  const text = await response.text();
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const present = line.slice(name.length + 1, close).split(',');
+    if (wanted.length === present.length && wanted.every((label) => present.includes(label))) {
+      return Number(line.slice(close + 1).trim());
+    }
+  }
+  return 0;
+}

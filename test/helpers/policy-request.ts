@@ -25,6 +25,9 @@ export interface TestRequestInit {
   readonly requestId?: string;
   readonly route?: string;
   readonly identity?: Identity;
+  /** Arrived over HTTPS (default false). */
+  readonly secure?: boolean;
+  readonly clientCertSubject?: string;
 }
 
 const silent = pino({ level: 'silent' });
@@ -49,6 +52,8 @@ export function testRequest(init: TestRequestInit = {}): TestRequest {
     requestId: init.requestId ?? 'req-1',
     route: init.route ?? '/api',
     identity: init.identity,
+    secure: init.secure ?? false,
+    clientCertSubject: init.clientCertSubject,
     log: silent,
     responseHeaders,
     upstreamHeaders,

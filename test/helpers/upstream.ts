@@ -1,7 +1,7 @@
 // A real upstream server on a free port that records exactly what it received.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -83,4 +83,47 @@ export async function refusedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+export interface RawUpstream {
+  readonly url: string;
+  /** Every request head received, exactly as its bytes arrived (latin1). */
+  readonly heads: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream that answers with bytes of the test's choosing, for answers node:http
+ * would never write (an unsolicited 100, a broken body, odd codings). `answer` is called
+ * once per request head (requests here carry no body) with the socket to write to.
+ */
+export async function startRawUpstream(answer: (socket: Socket, head: string) => void): Promise<RawUpstream> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
+        const head = buffered.slice(0, end + 4);
+        buffered = buffered.slice(end + 4);
+        heads.push(head);
+        answer(socket, head);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    heads,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -8,6 +8,7 @@ const facts = {
   forwardedFor: '10.0.0.1',
   forwardedProto: 'http',
   forwardedHost: 'gw.example',
+  host: undefined,
   identity: undefined,
   identityNames: new Set(['x-user-id', 'x-user-roles']),
 };
@@ -120,8 +121,34 @@ test('strips hop-by-hop headers, and those Connection names, from responses; kee
     'Content-Length',
     '12',
   ].map((text) => Buffer.from(text));
-  assert.deepEqual(clientResponseHeaders(raw), {
+  assert.deepEqual(clientResponseHeaders(raw, 200), {
     headers: ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/plain', 'Content-Length', '12'],
     contentLength: 12,
   });
+});
+
+test('response: the upstream X-Request-ID is dropped, the Content-Length of a 204 too', () => {
+  const raw = ['X-Request-ID', 'theirs', 'Content-Length', '5', 'ETag', '"e"'].map((text) =>
+    Buffer.from(text),
+  );
+  assert.deepEqual(clientResponseHeaders(raw, 204).headers, ['ETag', '"e"']);
+  assert.deepEqual(clientResponseHeaders(raw, 304).headers, ['Content-Length', '5', 'ETag', '"e"']);
+});
+
+test('response: a transfer coding other than chunked is kept, chunked framing is redone by the server', () => {
+  const coded = ['Transfer-Encoding', 'gzip, chunked'].map((text) => Buffer.from(text));
+  assert.deepEqual(clientResponseHeaders(coded, 200).headers, ['transfer-encoding', 'gzip, chunked']);
+  const plain = ['Transfer-Encoding', 'Chunked'].map((text) => Buffer.from(text));
+  assert.deepEqual(clientResponseHeaders(plain, 200).headers, []);
+});
+
+test('request: pass_host sends the given Host, never the client copy otherwise', () => {
+  const raw = ['Host', 'client.example', 'Accept', 'a'];
+  const kept = pairs(upstreamRequestHeaders(raw, {}, { ...facts, host: 'client.example' }));
+  assert.deepEqual(
+    kept.filter(([name]) => name.toLowerCase() === 'host'),
+    [['host', 'client.example']],
+  );
+  const dropped = pairs(upstreamRequestHeaders(raw, {}, facts));
+  assert.equal(dropped.filter(([name]) => name.toLowerCase() === 'host').length, 0);
 });

@@ -55,7 +55,7 @@ test('an idle bucket disappears once it would be full again', () => {
   store.take(['c:a'], tight);
   assert.equal(store.size, 1);
   assert.equal(store.take(['c:a'], tight).allowed, false);
-  advance(2001); // two tokens at 1/s: full (lru-cache expires strictly after the TTL)
+  advance(2001); // two tokens at 1/s: full again after 2000 ms
   assert.equal(store.take(['c:b'], tight).allowed, true);
   store.purgeStale();
   assert.equal(store.size, 1, 'c:a expired; only c:b remains');

@@ -15,8 +15,9 @@ const resolved: [string, string, string][] = [
   ['/a/%41%7e', '/a/A~', ''],
   ['/a/%252e%252e/x', '/a/%252e%252e/x', ''],
   ['/a/%c3%a9', '/a/%C3%A9', ''],
-  ['/a;v=1/b', '/a;v=1/b', ''],
   ['/v1.0/users', '/v1.0/users', ''],
+  ['/a/b?x=1;y=2', '/a/b', '?x=1;y=2'],
+  ['/a/%3Bx/b', '/a/%3Bx/b', ''],
   ['//evil.example/x', '/evil.example/x', ''],
 ];
 
@@ -40,6 +41,9 @@ const rejected = [
   '/a/../../x',
   '/a/..;/admin',
   '/a/.;x/b',
+  '/a;v=1/b',
+  '/app/admin;x/secret',
+  '/app/admin;/secret',
   '/a\u0000b',
 ];
 
