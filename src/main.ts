@@ -4,8 +4,11 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
+import { dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
+import { explainRoute } from './admin/route-explainer.ts';
 import { createAdminGuard } from './admin/token.ts';
+import { loadUiAssets } from './admin/ui-assets.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
@@ -18,6 +21,7 @@ import { compileFile } from './runtime/compile.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
 import { createReloader, type ReloadResult } from './runtime/reload.ts';
+import { ReloadHistory } from './runtime/reload-history.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
@@ -75,6 +79,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
+  const reloads = new ReloadHistory();
   const listeners = new PublicListeners(
     config,
     plan.tls.server,
@@ -93,6 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     holder,
     metrics,
     logger,
+    history: reloads,
     onApplied: (next) => {
       for (const warning of next.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
       listeners.applyConfig(next.config, next.tls.server);
@@ -106,6 +112,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         status: () => ({ services: registry.upstreams.status() }),
         reload,
         guard: createAdminGuard(config.admin.token),
+        state: () =>
+          dashboardState({
+            runtime: () => holder.current,
+            metrics: metrics!,
+            upstreams: () => registry.upstreams.status(),
+            reloads,
+            lifecycle,
+          }),
+        explain: (request) =>
+          explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []),
+        ui: loadUiAssets(),
       })
     : undefined;
   const exposure = adminExposureWarning(config);

@@ -19,6 +19,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { retryAfterHeader } from '../retry-after.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
 import { ClientBudget, ClientOverBudget } from './client-budget.ts';
@@ -60,6 +61,8 @@ export interface AuthenticatorDeps {
   readonly onVerifyCall?: (result: VerifyCallResult) => void;
   /** Replaces the verifier the mode would build (tests count the verifications behind the cache). */
   readonly verifier?: Verifier;
+  /** auth.tls, read at compile: for verify_url / jwks_url over https. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps): Authenticator {
@@ -68,12 +71,18 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   const verifier: Verifier =
     deps.verifier ??
     (config.mode === 'jwt'
-      ? jwtVerifierModule().createJwtVerifier(config, { logger, clock, onCall: deps.onVerifyCall })
+      ? jwtVerifierModule().createJwtVerifier(config, {
+          logger,
+          clock,
+          onCall: deps.onVerifyCall,
+          tls: deps.tls,
+        })
       : createRemoteVerifier(config, {
           logger,
           clock,
           random: deps.random ?? Math.random,
           onCall: deps.onVerifyCall,
+          tls: deps.tls,
         }));
   const cache = new VerificationCache({
     maxEntries: config.cache_max_entries,

@@ -14,6 +14,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
+import type { TlsMaterial } from '../tls/certificates.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
 
@@ -71,7 +72,7 @@ export class GatewayRegistry {
    * ones replaced, so a throw (a bug: compile has run every check) changes nothing.
    * The upstream registry goes last; it cannot fail on a compiled config.
    */
-  componentsFor(config: Config, apiKeysPlan?: CompiledApiKeys): Components {
+  componentsFor(config: Config, tls?: TlsMaterial, apiKeysPlan?: CompiledApiKeys): Components {
     // A reload that arrives while the gateway stops would create what nobody closes.
     if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
@@ -79,6 +80,7 @@ export class GatewayRegistry {
       createAuthenticator(auth, {
         logger: this.#logger.child({ component: 'auth' }),
         onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
+        tls: tls?.auth,
       }),
     );
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
@@ -90,7 +92,7 @@ export class GatewayRegistry {
         logger: this.#logger.child({ component: 'api_keys' }),
       }),
     );
-    const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire));
+    const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire), tls?.services);
 
     if (authenticator !== this.#authenticator) {
       const old = this.#authenticator?.value;
