@@ -160,6 +160,24 @@ export const SCENARIOS: Scenario[] = [
     fixedRate: true,
   },
   gateway('gateway', 'Gatehouse, plain route: no auth, no rate limit, access log off'),
+  gateway(
+    'gateway + rewrite + 2 header transforms',
+    'plain route with a regex rewrite (instead of strip_prefix), a request header set from the route placeholder and a response header set',
+    {
+      config: () => ({
+        routes: [
+          {
+            path: '/api',
+            service: 'upstream',
+            rewrite: { regex: '^/api/(.*)$', replacement: '/$1' },
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: the gateway's own placeholder syntax
+            request_headers: { set: { 'X-Gateway-Route': '${route}' } },
+            response_headers: { set: { 'Cache-Control': 'no-store' } },
+          },
+        ],
+      }),
+    },
+  ),
   gateway('gateway + access log', 'plain route with the JSON access log on (to a file)', {
     config: () => ({ log: { level: 'info', access_log: true } }),
   }),

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { ThrottledLog } from '../observability/throttled-log.ts';
 import { retryAfterHeader } from '../retry-after.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
@@ -30,6 +31,8 @@ import { credentialKey, VerificationCache } from './verification-cache.ts';
 import { AuthUnavailableError, type Verdict, type Verifier, type VerifyCallResult } from './verifier.ts';
 
 export type { Verdict, Verifier, VerifyCallResult, VerifyRequest } from './verifier.ts';
+
+export const OUTAGE_LOG_INTERVAL_MS = 10_000;
 
 // jwt mode's verifier pulls in jose (about 4 MB resident and a few hundred ms of start
 // on a busy machine): it is loaded, synchronously, only when a config uses jwt mode.
@@ -91,6 +94,9 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     clock,
   });
   const flights = new SingleFlight<Verdict>();
+  const outageLog = new ThrottledLog((fields, message) => logger.warn(fields, message), {
+    intervalMs: OUTAGE_LOG_INTERVAL_MS,
+  });
   // jwt mode verifies locally: a refusal costs no call, and the JWKS fetches an unknown
   // kid causes are bounded by jwks_cooldown for all clients together.
   const budget =
@@ -121,11 +127,10 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     } catch (error) {
       if (reservation !== undefined) budget!.refund(reservation);
       if (error instanceof AuthUnavailableError) {
-        const level = error.refused ? 'debug' : 'warn';
-        logger[level](
-          { request_id: requestId, reason: error.reason, err: error.cause },
-          'token could not be verified',
-        );
+        const fields = { request_id: requestId, reason: error.reason, err: error.cause };
+        // An outage fails every new token alike: one warning per reason per interval.
+        if (error.refused) logger.debug(fields, 'token could not be verified');
+        else outageLog.log(error.reason, fields, 'token could not be verified');
         throw error;
       }
       // A bug, not an outage: still 503, never a pass.
@@ -171,6 +176,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     async close() {
       closed = true;
       await flights.settled();
+      outageLog.flush();
       await verifier.close();
       cache.clear();
     },
@@ -178,6 +184,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
       closed = true;
       await verifier.destroy();
       await flights.settled();
+      outageLog.flush();
       cache.clear();
     },
   };
