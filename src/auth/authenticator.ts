@@ -28,7 +28,13 @@ import type { Identity } from './identity.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
 import { SingleFlight } from './single-flight.ts';
 import { credentialKey, VerificationCache } from './verification-cache.ts';
-import { AuthUnavailableError, type Verdict, type Verifier, type VerifyCallResult } from './verifier.ts';
+import {
+  AuthUnavailableError,
+  type RejectReason,
+  type Verdict,
+  type Verifier,
+  type VerifyCallResult,
+} from './verifier.ts';
 
 export type { Verdict, Verifier, VerifyCallResult, VerifyRequest } from './verifier.ts';
 
@@ -140,15 +146,15 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     // Only a refusal stays charged to the client.
     if (reservation !== undefined && verdict.valid) budget!.refund(reservation);
     if (verdict.valid) cache.setValid(key, verdict.identity, verdict.expiresAtMs);
-    else if (verdict.cacheable) cache.setInvalid(key);
+    else if (verdict.cacheable) cache.setInvalid(key, verdict.reason);
     return verdict;
   }
 
   return {
     async authenticate(authorization, requestId, client) {
       const credential = parseAuthorization(authorization);
-      if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN);
-      if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN, 'missing');
+      if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN, 'malformed');
       if (closed) throw unavailable(undefined);
       // parseAuthorization returned a bearer credential, so the header is a string.
       const header = authorization as string;
@@ -156,7 +162,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
       const cached = cache.get(key);
       if (cached !== undefined) {
         if (cached.valid) return cached.identity;
-        throw unauthorized(CHALLENGE_INVALID_TOKEN);
+        throw unauthorized(CHALLENGE_INVALID_TOKEN, cached.reason);
       }
       let verdict: Verdict;
       try {
@@ -170,7 +176,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
         throw unavailable(error);
       }
       if (verdict.valid) return verdict.identity;
-      throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      throw unauthorized(CHALLENGE_INVALID_TOKEN, verdict.reason);
     },
     breakerState: () => verifier.breakerState(),
     async close() {
@@ -190,8 +196,8 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   };
 }
 
-function unauthorized(challenge: string): GatewayError {
-  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge } });
+function unauthorized(challenge: string, reason: RejectReason): GatewayError {
+  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge }, reason });
 }
 
 function unavailable(cause: unknown): GatewayError {

@@ -38,7 +38,8 @@ export function createAuthPolicy(
   const keyChallenge = `ApiKey header="${keyHeader}"`;
 
   return (request) => {
-    if (isRepeated(request.rawHeaders, 'authorization')) throw unauthorized(CHALLENGE_INVALID_TOKEN);
+    if (isRepeated(request.rawHeaders, 'authorization'))
+      throw unauthorized(CHALLENGE_INVALID_TOKEN, 'malformed');
     if (apiKeys !== undefined) {
       const key = request.headers[keyHeader!];
       if (key !== undefined) return admitKey(request, apiKeys, key, keyChallenge);
@@ -49,7 +50,9 @@ export function createAuthPolicy(
     if (mode === 'optional' && anonymous) return undefined;
     if (authenticator === undefined) {
       // API keys only: a bearer token is not a credential this gateway can check.
-      throw unauthorized(anonymous ? keyChallenge : `${keyChallenge}, error="invalid_key"`);
+      throw anonymous
+        ? unauthorized(keyChallenge, 'missing')
+        : unauthorized(`${keyChallenge}, error="invalid_key"`, 'unsupported');
     }
     return authenticator.authenticate(authorization, request.requestId, request.clientIp).then((identity) => {
       request.identity = identity;
@@ -68,7 +71,7 @@ function admitKey(
     typeof key === 'string' && !isRepeated(request.rawHeaders, apiKeys.header)
       ? apiKeys.lookup(key)
       : undefined;
-  if (identity === undefined) throw unauthorized(`${challenge}, error="invalid_key"`);
+  if (identity === undefined) throw unauthorized(`${challenge}, error="invalid_key"`, 'invalid_key');
   request.identity = identity;
   return undefined;
 }
@@ -86,6 +89,6 @@ function isRepeated(rawHeaders: readonly string[], lowerName: string): boolean {
   return false;
 }
 
-function unauthorized(challenge: string): GatewayError {
-  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge } });
+function unauthorized(challenge: string, reason: string): GatewayError {
+  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge }, reason });
 }
