@@ -205,6 +205,22 @@ export const SCENARIOS: Scenario[] = [
     'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
     { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
   ),
+  // The same chain on every core: both rows may use all cores (no pinning), so they
+  // compare like with like; on this machine the loader and the upstream share them.
+  ...[1, 2].map((workers) =>
+    gateway(
+      `gateway, whole chain, workers: ${workers}`,
+      `the whole chain, server.workers: ${workers}, unpinned (shares the cores with the loader)`,
+      {
+        config: async (ctx) => ({
+          ...(await wholeChain(ctx)),
+          server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s', workers },
+        }),
+        headers: wholeChainHeaders,
+        placement: 'all',
+      },
+    ),
+  ),
   native('caddy', 'Caddy reverse_proxy, GOMAXPROCS=1, no access log', 'caddy', caddy),
   native('nginx', 'nginx proxy_pass, one worker, upstream keep-alive, no access log', 'nginx', nginx),
   native('haproxy', 'HAProxy, one thread, http-reuse always, no log', 'haproxy', haproxy),
