@@ -827,6 +827,7 @@ export const configSchema = z
             rateLimitKey: route.rate_limit?.key,
             hasCors: config.cors !== undefined,
             hasRateLimit: config.rate_limit !== undefined,
+            hasIpLists: route.ip_allow !== undefined || route.ip_deny !== undefined,
             pluginNames: pluginNamesOf(config.plugins),
           });
           for (const problem of problems) {
@@ -856,7 +857,9 @@ type CheckedRoute = Pick<
   RouteConfig,
   'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
 > &
-  Partial<Pick<RouteConfig, 'match' | 'split' | 'request_headers' | 'response_headers'>>;
+  Partial<
+    Pick<RouteConfig, 'match' | 'split' | 'request_headers' | 'response_headers' | 'ip_allow' | 'ip_deny'>
+  >;
 
 interface CrossCheckedConfig {
   readonly services: Readonly<Record<string, unknown>>;

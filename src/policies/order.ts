@@ -2,9 +2,9 @@
 // config (so `validate` names the route and the line), before anything is built.
 // An order is refused when it could not mean what it says:
 // - a name that is neither a built-in nor a plugin of the plugins section, or twice;
-// - a built-in that applies to the route left out (cors with a cors section, auth on
-//   an auth route, roles when the route lists roles, rate_limit with a rate_limit
-//   section): leaving it out would silently switch it off;
+// - a built-in that applies to the route left out (cors with a cors section, ip with
+//   ip_allow / ip_deny, auth on an auth route, roles when the route lists roles,
+//   rate_limit with a rate_limit section): leaving it out would silently switch it off;
 // - roles before auth, or roles without auth: the roles come from the identity;
 // - a rate limit keyed by user (route rate_limit.key: user) before auth or without it.
 // A rate limit before auth is fine: it keys by address then, which is how a route
@@ -19,6 +19,8 @@ export interface OrderFacts {
   readonly rateLimitKey: string | undefined;
   readonly hasCors: boolean;
   readonly hasRateLimit: boolean;
+  /** The route lists ip_allow or ip_deny. */
+  readonly hasIpLists: boolean;
   readonly pluginNames: readonly string[];
 }
 
@@ -56,6 +58,7 @@ export function orderProblems(facts: OrderFacts): OrderProblem[] {
 
   const applies: [string, boolean][] = [
     ['cors', facts.hasCors],
+    ['ip', facts.hasIpLists],
     ['auth', hasAuth],
     ['roles', facts.roles !== undefined],
     ['rate_limit', facts.hasRateLimit],
