@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
-import { explainRoute } from './admin/route-explainer.ts';
+import { type DescribedRequest, explainRoute, type RouteExplanation } from './admin/route-explainer.ts';
 import { createAdminGuard } from './admin/token.ts';
 import { loadUiAssets } from './admin/ui-assets.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
@@ -25,9 +25,12 @@ import { ReloadHistory } from './runtime/reload-history.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
+import { DEFAULT_IDLE_GRACE_MS, drainListener } from './server/drain.ts';
 import { PublicListeners } from './server/public-listeners.ts';
 import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
+import { resolveWorkerCount, type WorkerControl } from './workers/count.ts';
+import type { SharedBuckets } from './workers/shared-bucket-store.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -38,9 +41,30 @@ export interface GatewayOptions {
   readonly dnsServers?: readonly string[];
   /** Reload when the config file changes (default true). */
   readonly watch?: boolean;
+  /** Set by the supervisor in each worker thread of server.workers (workers/worker-main.ts). */
+  readonly worker?: WorkerRole;
+}
+
+/** What a worker thread's gateway does differently: shared buckets, a given port, no admin listener. */
+export interface WorkerRole {
+  readonly sharedBuckets: SharedBuckets;
+  /** The public port every worker binds (SO_REUSEPORT): the first worker's, once it has one. */
+  readonly port: number;
+  /** Resolves when the supervisor has every worker serving: /ready says 200 only from then on. */
+  readonly serving: Promise<void>;
 }
 
 export type { ReloadResult } from './runtime/reload.ts';
+
+export interface ShutdownOptions {
+  /**
+   * How long a keep-alive connection that was idle when draining began may stay idle
+   * before it is closed (default 1 s): a client in a request loop sends its next
+   * request within it and gets `Connection: close` instead of a reset. Tests that
+   * end a gateway with nothing in flight pass 0.
+   */
+  readonly idleGraceMs?: number;
+}
 
 export interface Gateway {
   /** The listener on server.port: https:// when that port speaks TLS. */
@@ -54,13 +78,28 @@ export interface Gateway {
   readonly config: Config;
   reload(): Promise<ReloadResult>;
   /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
-  shutdown(): Promise<void>;
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** The metrics as prom-client JSON (what the supervisor sums over workers). */
+  metricsJson(): Promise<unknown[]>;
+  /** What GET /status answers. */
+  status(): unknown;
+  /** What the dashboard's GET /api/state answers (with workers: the first worker's view). */
+  dashboard(): unknown;
+  /** What /debug/route answers for a described request. */
+  explain(request: DescribedRequest): RouteExplanation | Promise<RouteExplanation>;
+  /** With server.workers > 1: the worker threads (for operations and tests). */
+  readonly workers?: WorkerControl;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const { plan, ignoredVariables, source } = await compileFile(options.configFile, env);
   const config = plan.config;
+  const workerCount = resolveWorkerCount(config.server.workers);
+  if (workerCount > 1 && !options.worker) {
+    const { startSupervisor } = await import('./workers/supervisor.ts');
+    return startSupervisor({ options, env, plan, source, ignoredVariables, workerCount });
+  }
   const destination =
     config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
   const { logger, accessLog } = createLoggers(config.log.level, destination);
@@ -70,8 +109,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   let metrics: GatewayMetrics | undefined;
-  const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
-  metrics = new GatewayMetrics(registry.upstreams);
+  const registry = new GatewayRegistry(
+    logger,
+    () => metrics,
+    options.dnsServers,
+    options.worker?.sharedBuckets,
+  );
+  metrics = new GatewayMetrics(registry.upstreams, { processMetrics: !options.worker });
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
   metrics.watchSnapshots(() => holder.retiringCount);
@@ -105,32 +149,48 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
-  const adminServer = config.admin.enabled
-    ? createAdminServer({
-        metrics,
-        lifecycle,
-        status: () => ({ services: registry.upstreams.status() }),
-        reload,
-        guard: createAdminGuard(config.admin.token),
-        state: () =>
-          dashboardState({
-            runtime: () => holder.current,
-            metrics: metrics!,
-            upstreams: () => registry.upstreams.status(),
-            reloads,
-            lifecycle,
-          }),
-        explain: (request) =>
-          explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []),
-        ui: loadUiAssets(),
-      })
-    : undefined;
+  const dashboard = () =>
+    dashboardState({
+      runtime: () => holder.current,
+      metrics: metrics!,
+      upstreams: () => registry.upstreams.status(),
+      reloads,
+      lifecycle,
+    });
+  const explain = (request: DescribedRequest) =>
+    explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []);
+  // A worker serves the public port only; the supervisor holds the admin listener.
+  const adminServer =
+    config.admin.enabled && !options.worker
+      ? createAdminServer({
+          metrics,
+          lifecycle,
+          status: () => ({ services: registry.upstreams.status() }),
+          reload,
+          guard: createAdminGuard(config.admin.token),
+          state: dashboard,
+          explain,
+          ui: loadUiAssets(),
+        })
+      : undefined;
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
 
   try {
+    // A worker binds every public port with reusePort beside the other workers; server.port
+    // is the one the first worker got (server.port: 0 picks it once for all).
+    const worker = options.worker;
     await listeners.listen((server, port, key) =>
-      listen(server, { port, host: config.server.host }, key, source),
+      listen(
+        server,
+        {
+          port: worker && key.join('.') === 'server.port' ? worker.port : port,
+          host: config.server.host,
+          reusePort: worker !== undefined,
+        },
+        key,
+        source,
+      ),
     );
     if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
@@ -144,7 +204,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Health-checked instances wait for their first probe (at most one probe timeout):
   // readiness says 200 only once traffic has somewhere to go.
   await registry.upstreams.ready();
-  lifecycle.ready = true;
+  // A worker's /ready waits for the whole gateway: every worker started, the admin listening.
+  if (options.worker) void options.worker.serving.then(() => (lifecycle.ready = true));
+  else lifecycle.ready = true;
   const watcher =
     options.watch === false
       ? undefined
@@ -166,11 +228,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
     },
-    'gateway listening',
+    options.worker ? 'worker listening' : 'gateway listening',
   );
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
+  const shutdown = (options: ShutdownOptions = {}): Promise<void> => {
     watcher?.close();
     listeners.close();
     stopping ??= drain(
@@ -181,6 +243,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       holder,
       lifecycle,
       holder.current.config.server.shutdown_timeout,
+      options.idleGraceMs ?? DEFAULT_IDLE_GRACE_MS,
       logger,
       tracer,
     );
@@ -198,6 +261,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     reload,
     shutdown,
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    status: () => ({ services: registry.upstreams.status() }),
+    dashboard,
+    explain,
   };
 }
 
@@ -209,25 +276,22 @@ async function drain(
   holder: RuntimeHolder,
   lifecycle: { draining: boolean },
   timeoutMs: number,
+  idleGraceMs: number,
   logger: Logger,
   tracer: RequestTracer | null,
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
+  // Answers in flight close their connections; idle ones are closed once truly idle.
   // HTTP/2 connections get GOAWAY from close(): their open streams finish, no new ones start.
-  const closed = Promise.all(
-    publicServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-  );
-  // Connections that finish their last response while we drain go idle: close them too.
-  const idleSweep = setInterval(() => {
-    for (const server of publicServers) server.closeIdleConnections();
-  }, 100);
+  const draining = publicServers.map((server) => drainListener(server, idleGraceMs));
+  const closed = Promise.all(draining.map((listener) => listener.closed));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-  clearInterval(idleSweep);
+  for (const listener of draining) listener.stop();
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');
@@ -253,11 +317,12 @@ async function drain(
  */
 async function listen(
   server: Server | PublicListener,
-  address: { readonly port: number; readonly host: string },
+  address: { readonly port: number; readonly host: string; readonly reusePort?: boolean },
   key: readonly string[],
   source: ConfigSource,
 ): Promise<void> {
-  server.listen(address.port, address.host);
+  // reusePort: every worker thread binds the same port and the kernel spreads connections.
+  server.listen({ port: address.port, host: address.host, reusePort: address.reusePort === true });
   try {
     await once(server, 'listening');
   } catch (error) {

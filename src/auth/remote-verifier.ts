@@ -103,7 +103,7 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     if (status < 200 || status >= 300) {
       await response.body.dump().catch(() => undefined);
       if (status === 401 || status === 403)
-        return { outcome: 'answer', verdict: { valid: false, cacheable: true } };
+        return { outcome: 'answer', verdict: { valid: false, cacheable: true, reason: 'rejected' } };
       if (status >= 500) return { outcome: 'retry', problem: `status ${status}` };
       return { outcome: 'give_up', problem: `unexpected status ${status}` };
     }

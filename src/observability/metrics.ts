@@ -52,9 +52,15 @@ export class GatewayMetrics {
   readonly #tlsReloads: Counter<'result'>;
   readonly #rapidResets: Counter;
 
-  constructor(upstreams: UpstreamStatusSource) {
+  /**
+   * `processMetrics: false` leaves out the process and runtime metrics (CPU, memory,
+   * event loop): a worker thread's gateway does, since the supervisor reports them once
+   * for the whole process rather than once per worker.
+   */
+  constructor(upstreams: UpstreamStatusSource, options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    if (options.processMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     this.#requests = new Counter({
       name: 'gatehouse_requests_total',
       help: 'Requests answered, by route, method and status.',

@@ -15,6 +15,7 @@ import type { BucketStore } from '../ratelimit/store.ts';
 import type { TlsMaterial } from '../tls/certificates.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
+import { SharedBucketStore, type SharedBuckets } from '../workers/shared-bucket-store.ts';
 
 // The Redis store pulls in ioredis (about 10 MB resident and most of a second of start
 // on a busy machine): it is loaded, synchronously, only when a config uses store: redis.
@@ -53,7 +54,19 @@ export class GatewayRegistry {
   /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
 
-  constructor(logger: Logger, metrics: () => GatewayMetrics | undefined, dnsServers?: readonly string[]) {
+  readonly #sharedBuckets: SharedBuckets | undefined;
+
+  /**
+   * `sharedBuckets`: set in a worker of server.workers, where the memory store's buckets
+   * live in memory every worker shares (one budget for the whole gateway).
+   */
+  constructor(
+    logger: Logger,
+    metrics: () => GatewayMetrics | undefined,
+    dnsServers?: readonly string[],
+    sharedBuckets?: SharedBuckets,
+  ) {
+    this.#sharedBuckets = sharedBuckets;
     this.#logger = logger;
     this.#metrics = metrics;
     this.upstreams = new UpstreamRegistry({ logger, dnsServers });
@@ -130,7 +143,11 @@ export class GatewayRegistry {
    * keeps it, or every client would get a fresh bucket on each reload.
    */
   #createBucketStore(config: RateLimitConfig): BucketStore {
-    if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
+    if (config.store === 'memory') {
+      return this.#sharedBuckets
+        ? new SharedBucketStore(this.#sharedBuckets)
+        : new MemoryBucketStore({ maxEntries: config.max_clients });
+    }
     return new (redisStoreModule().RedisBucketStore)({
       url: config.redis_url,
       keyPrefix: config.key_prefix,

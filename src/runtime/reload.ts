@@ -28,6 +28,7 @@ export const STATIC_KEYS = [
   'server.keep_alive_timeout',
   'server.max_header_size',
   'server.max_connections',
+  'server.workers',
   'server.http2',
   'server.http2_max_concurrent_streams',
   'server.http2_max_resets',

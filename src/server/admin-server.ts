@@ -6,21 +6,21 @@ import { type DescribedRequest, describedRequest, type RouteExplanation } from '
 import { type AdminGuard, OPEN_PATHS } from '../admin/token.ts';
 import { UI_HEADERS, type UiAsset } from '../admin/ui-assets.ts';
 import { errorBody } from '../errors.ts';
-import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Lifecycle } from './data-plane.ts';
 import { sendJson } from './send.ts';
 
 export interface AdminDeps {
-  readonly metrics: GatewayMetrics;
+  /** The Prometheus text: one gateway's registry, or the sum over its workers. */
+  readonly metrics: { readonly registry: { metrics(): Promise<string>; readonly contentType: string } };
   readonly lifecycle: Lifecycle;
-  readonly status: () => unknown;
+  readonly status: () => unknown | Promise<unknown>;
   /** Reloads the config file; resolves with a description of the outcome. */
   readonly reload: () => Promise<{ ok: boolean; errors?: readonly string[] }>;
   /** Checks the admin token on every endpoint but /health, /ready and the dashboard's static files. */
   readonly guard: AdminGuard;
   /** The dashboard's data (GET /api/state). */
-  readonly state: () => unknown;
-  readonly explain: (request: DescribedRequest) => RouteExplanation;
+  readonly state: () => unknown | Promise<unknown>;
+  readonly explain: (request: DescribedRequest) => RouteExplanation | Promise<RouteExplanation>;
   /** The dashboard's static files by path; they hold no data, so they need no token. */
   readonly ui: ReadonlyMap<string, UiAsset>;
 }
@@ -59,9 +59,9 @@ export function createAdminServer(deps: AdminDeps): Server {
           return;
         }
         case 'GET /status':
-          return sendJson(res, 200, deps.status());
+          return sendJson(res, 200, await deps.status());
         case 'GET /api/state':
-          return sendJson(res, 200, deps.state(), { 'cache-control': 'no-store' });
+          return sendJson(res, 200, await deps.state(), { 'cache-control': 'no-store' });
         case 'GET /debug/route':
           return explain(deps, res, url.searchParams, undefined);
         case 'POST /debug/route':
@@ -92,13 +92,18 @@ export function createAdminServer(deps: AdminDeps): Server {
   });
 }
 
-function explain(deps: AdminDeps, res: ServerResponse, query: URLSearchParams, body: unknown): void {
+async function explain(
+  deps: AdminDeps,
+  res: ServerResponse,
+  query: URLSearchParams,
+  body: unknown,
+): Promise<void> {
   if (body instanceof BadBody) {
     badRequest(res, body.message);
     return;
   }
   const parsed = describedRequest(query, body);
-  if (parsed.ok) sendJson(res, 200, deps.explain(parsed.request));
+  if (parsed.ok) sendJson(res, 200, await deps.explain(parsed.request));
   else badRequest(res, parsed.problem);
 }
 
