@@ -160,6 +160,24 @@ export const SCENARIOS: Scenario[] = [
     fixedRate: true,
   },
   gateway('gateway', 'Gatehouse, plain route: no auth, no rate limit, access log off'),
+  gateway(
+    'gateway + rewrite + 2 header transforms',
+    'plain route with a regex rewrite (instead of strip_prefix), a request header set from the route placeholder and a response header set',
+    {
+      config: () => ({
+        routes: [
+          {
+            path: '/api',
+            service: 'upstream',
+            rewrite: { regex: '^/api/(.*)$', replacement: '/$1' },
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: the gateway's own placeholder syntax
+            request_headers: { set: { 'X-Gateway-Route': '${route}' } },
+            response_headers: { set: { 'Cache-Control': 'no-store' } },
+          },
+        ],
+      }),
+    },
+  ),
   gateway('gateway + access log', 'plain route with the JSON access log on (to a file)', {
     config: () => ({ log: { level: 'info', access_log: true } }),
   }),
@@ -186,6 +204,22 @@ export const SCENARIOS: Scenario[] = [
     'gateway, whole chain',
     'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
     { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
+  ),
+  // The same chain on every core: both rows may use all cores (no pinning), so they
+  // compare like with like; on this machine the loader and the upstream share them.
+  ...[1, 2].map((workers) =>
+    gateway(
+      `gateway, whole chain, workers: ${workers}`,
+      `the whole chain, server.workers: ${workers}, unpinned (shares the cores with the loader)`,
+      {
+        config: async (ctx) => ({
+          ...(await wholeChain(ctx)),
+          server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s', workers },
+        }),
+        headers: wholeChainHeaders,
+        placement: 'all',
+      },
+    ),
   ),
   native('caddy', 'Caddy reverse_proxy, GOMAXPROCS=1, no access log', 'caddy', caddy),
   native('nginx', 'nginx proxy_pass, one worker, upstream keep-alive, no access log', 'nginx', nginx),

@@ -3,6 +3,8 @@
 
 export interface DemoUrls {
   gateway: string; // e.g. http://localhost:8080
+  /** The HTTPS listener and the certificate curl should trust, when the demo serves one. */
+  https?: { url: string; cacert: string };
   admin: string; // e.g. http://127.0.0.1:9090
   jwks: string;
   perClient: number;
@@ -40,5 +42,14 @@ curl -s -w '\\n' ${g}/health
 curl -s -w '\\n' ${g}/ready
 curl -s ${u.admin}/metrics | grep -E '^gatehouse_(requests_total|upstream_up|breaker_state)'
 curl -s -w '\\n' ${u.jwks}
-`;
+${
+  u.https
+    ? `
+# 8. The same gateway over HTTPS (HTTP/2 and HTTP/1.1 by ALPN), trusting the demo's own certificate;
+#    upstreams see X-Forwarded-Proto: https
+curl -s -w '\\n' --cacert ${u.https.cacert} --http2 ${u.https.url}/api/users/1 ${auth}
+curl -s -w '\\n%{http_version}\\n' --cacert ${u.https.cacert} --http1.1 ${u.https.url}/public/
+`
+    : ''
+}`;
 }

@@ -3,6 +3,7 @@
 // the services. Ports and URLs come from demo/gateway.yaml only.
 //   --jwt   run the gateway in auth mode jwt (JWKS from the auth service) via env overrides
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { spawnGateway, stopGateway, waitReady } from './gateway-child.ts';
@@ -13,6 +14,7 @@ import { startCatalogService } from './services/catalog.ts';
 import type { RunningService } from './services/http.ts';
 import { startOrdersService } from './services/orders.ts';
 import { startUsersService } from './services/users.ts';
+import { makeLocalhostCertificate } from './tls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG = 'demo/gateway.yaml';
@@ -24,7 +26,11 @@ const STARTERS: Record<string, (port: number) => Promise<RunningService>> = {
 };
 
 interface DemoConfig {
-  server?: { port?: number; shutdown_timeout?: string };
+  server?: {
+    port?: number;
+    shutdown_timeout?: string;
+    tls?: { port?: number; certificates: { cert_file: string; key_file: string }[] };
+  };
   admin?: { host?: string; port?: number };
   services: Record<string, { url?: string; urls?: string[] }>;
   rate_limit?: { per_client?: number; per_client_burst?: number };
@@ -37,6 +43,17 @@ function fail(message: string): never {
 
 const config = parse(readFileSync(new URL(`../${CONFIG}`, import.meta.url), 'utf8')) as DemoConfig;
 const gatewayPort = config.server?.port ?? 8080;
+const httpsPort = config.server?.tls?.port;
+const certificate = config.server?.tls?.certificates[0];
+if (certificate) {
+  try {
+    makeLocalhostCertificate(dirname(join(ROOT, certificate.cert_file)));
+  } catch (error) {
+    fail(
+      `cannot make the HTTPS certificate with openssl (${(error as Error).message.split('\n')[0]}); install openssl, or remove server.tls from ${CONFIG}`,
+    );
+  }
+}
 const adminHost = config.admin?.host ?? '127.0.0.1';
 const adminPort = config.admin?.port ?? 9090;
 const instances = Object.entries(config.services).flatMap(([name, service]) => {
@@ -47,6 +64,7 @@ const instances = Object.entries(config.services).flatMap(([name, service]) => {
 const claims: PortClaim[] = [
   ...instances.map(({ name, port }) => ({ port, host: '127.0.0.1', label: `${name} service` })),
   { port: gatewayPort, host: '0.0.0.0', label: 'gateway' },
+  ...(httpsPort ? [{ port: httpsPort, host: '0.0.0.0', label: 'gateway (HTTPS)' }] : []),
   { port: adminPort, host: adminHost, label: 'gateway admin' },
 ];
 await assertPortsFree(claims).catch((error: Error) => fail(error.message));
@@ -101,11 +119,15 @@ const servicesLine = Object.keys(config.services)
   .join(', ');
 console.log(`
 Gatehouse demo is ready${env.AUTH_MODE === 'jwt' ? ' (auth mode jwt)' : ''}.
-  gateway  http://localhost:${gatewayPort}     admin  http://${adminHost}:${adminPort}
+  gateway  http://localhost:${gatewayPort}${httpsPort ? `  https://localhost:${httpsPort}` : ''}     admin  http://${adminHost}:${adminPort}
   services ${servicesLine}
 Paste these in another terminal:
 ${instructions({
   gateway: `http://localhost:${gatewayPort}`,
+  https:
+    httpsPort && certificate
+      ? { url: `https://localhost:${httpsPort}`, cacert: certificate.cert_file }
+      : undefined,
   admin: `http://${adminHost}:${adminPort}`,
   jwks: `${authUrl}/.well-known/jwks.json`,
   perClient: config.rate_limit?.per_client ?? 10,

@@ -4,8 +4,11 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
+import { dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
+import { type DescribedRequest, explainRoute, type RouteExplanation } from './admin/route-explainer.ts';
 import { createAdminGuard } from './admin/token.ts';
+import { loadUiAssets } from './admin/ui-assets.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
@@ -18,12 +21,15 @@ import { compileFile } from './runtime/compile.ts';
 import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
 import { createReloader, type ReloadResult } from './runtime/reload.ts';
+import { ReloadHistory } from './runtime/reload-history.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { describeListener } from './server/listen-address.ts';
 import { PublicListeners } from './server/public-listeners.ts';
 import type { PublicListener } from './server/tls-listener.ts';
 import { createUpgradeHandler, shouldTunnel, type UpgradeHandler } from './server/upgrade.ts';
+import { resolveWorkerCount, type WorkerControl } from './workers/count.ts';
+import type { SharedBuckets } from './workers/shared-bucket-store.ts';
 
 export interface GatewayOptions {
   readonly configFile: string;
@@ -34,6 +40,17 @@ export interface GatewayOptions {
   readonly dnsServers?: readonly string[];
   /** Reload when the config file changes (default true). */
   readonly watch?: boolean;
+  /** Set by the supervisor in each worker thread of server.workers (workers/worker-main.ts). */
+  readonly worker?: WorkerRole;
+}
+
+/** What a worker thread's gateway does differently: shared buckets, a given port, no admin listener. */
+export interface WorkerRole {
+  readonly sharedBuckets: SharedBuckets;
+  /** The public port every worker binds (SO_REUSEPORT): the first worker's, once it has one. */
+  readonly port: number;
+  /** Resolves when the supervisor has every worker serving: /ready says 200 only from then on. */
+  readonly serving: Promise<void>;
 }
 
 export type { ReloadResult } from './runtime/reload.ts';
@@ -51,12 +68,27 @@ export interface Gateway {
   reload(): Promise<ReloadResult>;
   /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
   shutdown(): Promise<void>;
+  /** The metrics as prom-client JSON (what the supervisor sums over workers). */
+  metricsJson(): Promise<unknown[]>;
+  /** What GET /status answers. */
+  status(): unknown;
+  /** What the dashboard's GET /api/state answers (with workers: the first worker's view). */
+  dashboard(): unknown;
+  /** What /debug/route answers for a described request. */
+  explain(request: DescribedRequest): RouteExplanation | Promise<RouteExplanation>;
+  /** With server.workers > 1: the worker threads (for operations and tests). */
+  readonly workers?: WorkerControl;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const { plan, ignoredVariables, source } = await compileFile(options.configFile, env);
   const config = plan.config;
+  const workerCount = resolveWorkerCount(config.server.workers);
+  if (workerCount > 1 && !options.worker) {
+    const { startSupervisor } = await import('./workers/supervisor.ts');
+    return startSupervisor({ options, env, plan, source, ignoredVariables, workerCount });
+  }
   const destination =
     config.log.format === 'pretty' ? await prettyDestination(options.logDestination) : options.logDestination;
   const { logger, accessLog } = createLoggers(config.log.level, destination);
@@ -66,8 +98,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   let metrics: GatewayMetrics | undefined;
-  const registry = new GatewayRegistry(logger, () => metrics, options.dnsServers);
-  metrics = new GatewayMetrics(registry.upstreams);
+  const registry = new GatewayRegistry(
+    logger,
+    () => metrics,
+    options.dnsServers,
+    options.worker?.sharedBuckets,
+  );
+  metrics = new GatewayMetrics(registry.upstreams, { processMetrics: !options.worker });
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
   metrics.watchSnapshots(() => holder.retiringCount);
@@ -75,6 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
+  const reloads = new ReloadHistory();
   const listeners = new PublicListeners(
     config,
     plan.tls.server,
@@ -93,27 +131,55 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     holder,
     metrics,
     logger,
+    history: reloads,
     onApplied: (next) => {
       for (const warning of next.tlsWarnings) logger.warn({ path: warning.path }, warning.message);
       listeners.applyConfig(next.config, next.tls.server);
     },
   });
 
-  const adminServer = config.admin.enabled
-    ? createAdminServer({
-        metrics,
-        lifecycle,
-        status: () => ({ services: registry.upstreams.status() }),
-        reload,
-        guard: createAdminGuard(config.admin.token),
-      })
-    : undefined;
+  const dashboard = () =>
+    dashboardState({
+      runtime: () => holder.current,
+      metrics: metrics!,
+      upstreams: () => registry.upstreams.status(),
+      reloads,
+      lifecycle,
+    });
+  const explain = (request: DescribedRequest) =>
+    explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []);
+  // A worker serves the public port only; the supervisor holds the admin listener.
+  const adminServer =
+    config.admin.enabled && !options.worker
+      ? createAdminServer({
+          metrics,
+          lifecycle,
+          status: () => ({ services: registry.upstreams.status() }),
+          reload,
+          guard: createAdminGuard(config.admin.token),
+          state: dashboard,
+          explain,
+          ui: loadUiAssets(),
+        })
+      : undefined;
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
 
   try {
+    // A worker binds every public port with reusePort beside the other workers; server.port
+    // is the one the first worker got (server.port: 0 picks it once for all).
+    const worker = options.worker;
     await listeners.listen((server, port, key) =>
-      listen(server, { port, host: config.server.host }, key, source),
+      listen(
+        server,
+        {
+          port: worker && key.join('.') === 'server.port' ? worker.port : port,
+          host: config.server.host,
+          reusePort: worker !== undefined,
+        },
+        key,
+        source,
+      ),
     );
     if (adminServer) await listen(adminServer, config.admin, ['admin', 'port'], source);
   } catch (error) {
@@ -127,7 +193,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Health-checked instances wait for their first probe (at most one probe timeout):
   // readiness says 200 only once traffic has somewhere to go.
   await registry.upstreams.ready();
-  lifecycle.ready = true;
+  // A worker's /ready waits for the whole gateway: every worker started, the admin listening.
+  if (options.worker) void options.worker.serving.then(() => (lifecycle.ready = true));
+  else lifecycle.ready = true;
   const watcher =
     options.watch === false
       ? undefined
@@ -149,7 +217,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       admin_listening: adminAddress?.description,
       routes: config.routes.length,
     },
-    'gateway listening',
+    options.worker ? 'worker listening' : 'gateway listening',
   );
 
   let stopping: Promise<void> | undefined;
@@ -181,6 +249,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     reload,
     shutdown,
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    status: () => ({ services: registry.upstreams.status() }),
+    dashboard,
+    explain,
   };
 }
 
@@ -236,11 +308,12 @@ async function drain(
  */
 async function listen(
   server: Server | PublicListener,
-  address: { readonly port: number; readonly host: string },
+  address: { readonly port: number; readonly host: string; readonly reusePort?: boolean },
   key: readonly string[],
   source: ConfigSource,
 ): Promise<void> {
-  server.listen(address.port, address.host);
+  // reusePort: every worker thread binds the same port and the kernel spreads connections.
+  server.listen({ port: address.port, host: address.host, reusePort: address.reusePort === true });
   try {
     await once(server, 'listening');
   } catch (error) {

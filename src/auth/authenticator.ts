@@ -18,7 +18,9 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { ThrottledLog } from '../observability/throttled-log.ts';
 import { retryAfterHeader } from '../retry-after.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
 import { ClientBudget, ClientOverBudget } from './client-budget.ts';
@@ -26,9 +28,17 @@ import type { Identity } from './identity.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
 import { SingleFlight } from './single-flight.ts';
 import { credentialKey, VerificationCache } from './verification-cache.ts';
-import { AuthUnavailableError, type Verdict, type Verifier, type VerifyCallResult } from './verifier.ts';
+import {
+  AuthUnavailableError,
+  type RejectReason,
+  type Verdict,
+  type Verifier,
+  type VerifyCallResult,
+} from './verifier.ts';
 
 export type { Verdict, Verifier, VerifyCallResult, VerifyRequest } from './verifier.ts';
+
+export const OUTAGE_LOG_INTERVAL_MS = 10_000;
 
 // jwt mode's verifier pulls in jose (about 4 MB resident and a few hundred ms of start
 // on a busy machine): it is loaded, synchronously, only when a config uses jwt mode.
@@ -60,6 +70,8 @@ export interface AuthenticatorDeps {
   readonly onVerifyCall?: (result: VerifyCallResult) => void;
   /** Replaces the verifier the mode would build (tests count the verifications behind the cache). */
   readonly verifier?: Verifier;
+  /** auth.tls, read at compile: for verify_url / jwks_url over https. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps): Authenticator {
@@ -68,12 +80,18 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   const verifier: Verifier =
     deps.verifier ??
     (config.mode === 'jwt'
-      ? jwtVerifierModule().createJwtVerifier(config, { logger, clock, onCall: deps.onVerifyCall })
+      ? jwtVerifierModule().createJwtVerifier(config, {
+          logger,
+          clock,
+          onCall: deps.onVerifyCall,
+          tls: deps.tls,
+        })
       : createRemoteVerifier(config, {
           logger,
           clock,
           random: deps.random ?? Math.random,
           onCall: deps.onVerifyCall,
+          tls: deps.tls,
         }));
   const cache = new VerificationCache({
     maxEntries: config.cache_max_entries,
@@ -82,6 +100,9 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     clock,
   });
   const flights = new SingleFlight<Verdict>();
+  const outageLog = new ThrottledLog((fields, message) => logger.warn(fields, message), {
+    intervalMs: OUTAGE_LOG_INTERVAL_MS,
+  });
   // jwt mode verifies locally: a refusal costs no call, and the JWKS fetches an unknown
   // kid causes are bounded by jwks_cooldown for all clients together.
   const budget =
@@ -112,11 +133,10 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     } catch (error) {
       if (reservation !== undefined) budget!.refund(reservation);
       if (error instanceof AuthUnavailableError) {
-        const level = error.refused ? 'debug' : 'warn';
-        logger[level](
-          { request_id: requestId, reason: error.reason, err: error.cause },
-          'token could not be verified',
-        );
+        const fields = { request_id: requestId, reason: error.reason, err: error.cause };
+        // An outage fails every new token alike: one warning per reason per interval.
+        if (error.refused) logger.debug(fields, 'token could not be verified');
+        else outageLog.log(error.reason, fields, 'token could not be verified');
         throw error;
       }
       // A bug, not an outage: still 503, never a pass.
@@ -126,15 +146,15 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     // Only a refusal stays charged to the client.
     if (reservation !== undefined && verdict.valid) budget!.refund(reservation);
     if (verdict.valid) cache.setValid(key, verdict.identity, verdict.expiresAtMs);
-    else if (verdict.cacheable) cache.setInvalid(key);
+    else if (verdict.cacheable) cache.setInvalid(key, verdict.reason);
     return verdict;
   }
 
   return {
     async authenticate(authorization, requestId, client) {
       const credential = parseAuthorization(authorization);
-      if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN);
-      if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN, 'missing');
+      if (credential.kind === 'malformed') throw unauthorized(CHALLENGE_INVALID_TOKEN, 'malformed');
       if (closed) throw unavailable(undefined);
       // parseAuthorization returned a bearer credential, so the header is a string.
       const header = authorization as string;
@@ -142,7 +162,7 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
       const cached = cache.get(key);
       if (cached !== undefined) {
         if (cached.valid) return cached.identity;
-        throw unauthorized(CHALLENGE_INVALID_TOKEN);
+        throw unauthorized(CHALLENGE_INVALID_TOKEN, cached.reason);
       }
       let verdict: Verdict;
       try {
@@ -156,12 +176,13 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
         throw unavailable(error);
       }
       if (verdict.valid) return verdict.identity;
-      throw unauthorized(CHALLENGE_INVALID_TOKEN);
+      throw unauthorized(CHALLENGE_INVALID_TOKEN, verdict.reason);
     },
     breakerState: () => verifier.breakerState(),
     async close() {
       closed = true;
       await flights.settled();
+      outageLog.flush();
       await verifier.close();
       cache.clear();
     },
@@ -169,13 +190,14 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
       closed = true;
       await verifier.destroy();
       await flights.settled();
+      outageLog.flush();
       cache.clear();
     },
   };
 }
 
-function unauthorized(challenge: string): GatewayError {
-  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge } });
+function unauthorized(challenge: string, reason: RejectReason): GatewayError {
+  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge }, reason });
 }
 
 function unavailable(cause: unknown): GatewayError {

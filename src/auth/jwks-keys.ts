@@ -4,6 +4,7 @@
 // breaker as remote mode. The keys of the last successful fetch stay at hand
 // (lastKnown) so that an outage of the endpoint does not lock out users whose keys
 // the gateway already holds.
+
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -18,6 +19,8 @@ import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { connectOptions } from '../tls/client-options.ts';
 import { type CallGuard, createCallGuard } from './call-guard.ts';
 import { AuthUnavailableError, type VerifyCallResult } from './verifier.ts';
 
@@ -30,6 +33,8 @@ export interface JwksDeps {
   /** Overrides JWKS_MAX_AGE_MS (tests of the stale-keys fallback). */
   readonly jwksMaxAgeMs?: number;
   readonly onCall?: (result: VerifyCallResult) => void;
+  /** auth.tls for a jwks_url over https. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export interface JwksKeys {
@@ -47,6 +52,7 @@ export function createJwksKeys(config: AuthConfig, deps: JwksDeps): JwksKeys {
     keepAliveTimeout: 4000,
     keepAliveMaxTimeout: 4000,
     connectTimeout: config.timeout,
+    connect: connectOptions(deps.tls),
   });
   const guard = createCallGuard(config, deps.clock, deps.logger, 'JWKS endpoint');
 

@@ -13,7 +13,13 @@ import type { AuthConfig } from '../config/schema.ts';
 import { type ClaimNames, identityFromClaims } from './identity.ts';
 import { createJwksKeys, type JwksDeps } from './jwks-keys.ts';
 import { staticKey } from './static-key.ts';
-import { AuthUnavailableError, type Verdict, type Verifier, type VerifyRequest } from './verifier.ts';
+import {
+  AuthUnavailableError,
+  type RejectReason,
+  type Verdict,
+  type Verifier,
+  type VerifyRequest,
+} from './verifier.ts';
 
 export type JwtVerifierDeps = JwksDeps;
 
@@ -23,9 +29,9 @@ type Failure = 'invalid' | 'unknown_key' | 'unavailable';
 /** A compact JWS: three base64url parts. Anything else is refused without parsing. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-const INVALID: Verdict = { valid: false, cacheable: true };
+const invalid = (reason: RejectReason): Verdict => ({ valid: false, cacheable: true, reason });
 /** A kid the gateway has no key for may be a key it has not fetched yet. */
-const UNKNOWN_KEY: Verdict = { valid: false, cacheable: false };
+const UNKNOWN_KEY: Verdict = { valid: false, cacheable: false, reason: 'unknown_key' };
 
 export function createJwtVerifier(config: AuthConfig, deps: JwtVerifierDeps): Verifier {
   const claimNames: ClaimNames = { userId: [config.user_id_claim], roles: [config.roles_claim] };
@@ -53,13 +59,13 @@ export function createJwtVerifier(config: AuthConfig, deps: JwtVerifierDeps): Ve
       // Signed by a trusted key yet unusable: the token, not the issuer, is at fault,
       // and asking again will not change it, so this is a 401 rather than a 503.
       deps.logger.warn({ problem: result.problem }, 'jwt has no usable identity');
-      return INVALID;
+      return invalid('rejected');
     }
     return { valid: true, identity: result.identity, expiresAtMs: (payload.exp as number) * 1000 };
   }
 
   async function verify(request: VerifyRequest): Promise<Verdict> {
-    if (!COMPACT_JWS.test(request.token)) return INVALID;
+    if (!COMPACT_JWS.test(request.token)) return invalid('malformed');
     if (keys !== undefined) {
       try {
         return accept((await jwtVerify(request.token, keys.key, options())).payload);
@@ -82,7 +88,7 @@ export function createJwtVerifier(config: AuthConfig, deps: JwtVerifierDeps): Ve
         const fallbackFailure = classify(fallbackError);
         // The endpoint is down and the keys we hold do not decide this token.
         if (fallbackFailure !== 'invalid') throw toUnavailable(error);
-        return { valid: false, cacheable: false };
+        return { valid: false, cacheable: false, reason: rejectReason(fallbackError) };
       }
     }
   }
@@ -100,7 +106,7 @@ export function createJwtVerifier(config: AuthConfig, deps: JwtVerifierDeps): Ve
 }
 
 function answerFailure(error: unknown, failure: Failure): Verdict {
-  if (failure === 'invalid') return INVALID;
+  if (failure === 'invalid') return invalid(rejectReason(error));
   if (failure === 'unknown_key') return UNKNOWN_KEY;
   throw toUnavailable(error);
 }
@@ -110,6 +116,14 @@ function toUnavailable(error: unknown): AuthUnavailableError {
   const reason =
     error instanceof errors.JOSEError ? error.code : error instanceof Error ? error.name : 'error';
   return new AuthUnavailableError(`signing keys unavailable (${reason})`, { cause: error });
+}
+
+/** The access log's code for a token jose refused. */
+function rejectReason(error: unknown): RejectReason {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'malformed';
+  return 'rejected';
 }
 
 function classify(error: unknown): Failure {

@@ -24,6 +24,8 @@ import { Pool } from 'undici';
 import { backoffDelay } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { connectOptions } from '../tls/client-options.ts';
 import { createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims, isSafeHeaderValue } from './identity.ts';
 import { AUTH_RETRY_BACKOFF, verificationBudgetMs } from './retry-budget.ts';
@@ -47,6 +49,8 @@ export interface RemoteVerifierDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly onCall?: (result: VerifyCallResult) => void;
+  /** auth.tls for a verify_url over https. */
+  readonly tls?: ClientTlsOptions;
 }
 
 /** What one attempt learned. `retry` ends in AUTH_UNAVAILABLE once attempts run out. */
@@ -72,6 +76,8 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     connectTimeout: config.timeout,
     headersTimeout: config.timeout,
     bodyTimeout: config.timeout,
+    // Certificates are always verified: there is no option to skip it.
+    connect: connectOptions(deps.tls),
   });
   const guard = createCallGuard(config, deps.clock, deps.logger, 'auth service');
   // Aborted by destroy(): ends backoff sleeps and in-flight attempts.
@@ -97,7 +103,7 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     if (status < 200 || status >= 300) {
       await response.body.dump().catch(() => undefined);
       if (status === 401 || status === 403)
-        return { outcome: 'answer', verdict: { valid: false, cacheable: true } };
+        return { outcome: 'answer', verdict: { valid: false, cacheable: true, reason: 'rejected' } };
       if (status >= 500) return { outcome: 'retry', problem: `status ${status}` };
       return { outcome: 'give_up', problem: `unexpected status ${status}` };
     }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { LruMap } from '../cache/lru-map.ts';
 import type { Clock } from '../clock.ts';
 import type { Identity } from './identity.ts';
+import type { RejectReason } from './verifier.ts';
 
 export interface VerificationCacheOptions {
   readonly maxEntries: number;
@@ -18,14 +19,14 @@ export interface VerificationCacheOptions {
   readonly clock: Clock;
 }
 
-export type CachedVerdict = { readonly valid: true; readonly identity: Identity } | { readonly valid: false };
+export type CachedVerdict =
+  | { readonly valid: true; readonly identity: Identity }
+  | { readonly valid: false; readonly reason: RejectReason };
 
 interface ValidEntry {
   readonly identity: Identity;
   readonly expiresAt: number;
 }
-
-const INVALID: CachedVerdict = { valid: false };
 
 /** The cache key of a credential: never the credential itself. */
 export function credentialKey(authorization: string): string {
@@ -36,7 +37,7 @@ export class VerificationCache {
   readonly #options: VerificationCacheOptions;
   readonly #valid: LruMap<string, ValidEntry>;
   /** Key -> expiry time of the refusal. */
-  readonly #invalid: LruMap<string, number>;
+  readonly #invalid: LruMap<string, { readonly until: number; readonly reason: RejectReason }>;
 
   constructor(options: VerificationCacheOptions) {
     this.#options = options;
@@ -52,9 +53,9 @@ export class VerificationCache {
       if (valid.expiresAt > now) return { valid: true, identity: valid.identity };
       this.#valid.delete(key);
     }
-    const invalidUntil = this.#invalid.get(key);
-    if (invalidUntil !== undefined) {
-      if (invalidUntil > now) return INVALID;
+    const invalid = this.#invalid.get(key);
+    if (invalid !== undefined) {
+      if (invalid.until > now) return { valid: false, reason: invalid.reason };
       this.#invalid.delete(key);
     }
     return undefined;
@@ -72,9 +73,9 @@ export class VerificationCache {
     else this.#valid.delete(key);
   }
 
-  setInvalid(key: string): void {
+  setInvalid(key: string, reason: RejectReason): void {
     this.#valid.delete(key);
-    this.#invalid.set(key, this.#options.clock() + this.#options.negativeTtlMs);
+    this.#invalid.set(key, { until: this.#options.clock() + this.#options.negativeTtlMs, reason });
   }
 
   /** Entries held, expired ones included until they are read or evicted. */

@@ -20,7 +20,16 @@ export type Verdict =
        * key the gateway has not fetched yet), so it must not be remembered as bad.
        */
       readonly cacheable: boolean;
+      /** Why, as a short code for the access log (never the token). */
+      readonly reason: RejectReason;
     };
+
+/**
+ * Why a 401: `missing` (no credentials), `malformed` (not a usable bearer token),
+ * `expired`, `bad_signature`, `unknown_key` (no key for its kid), `rejected` (the auth
+ * service said no, or the token's claims do not fit: issuer, audience, algorithm, identity).
+ */
+export type RejectReason = 'missing' | 'malformed' | 'expired' | 'bad_signature' | 'unknown_key' | 'rejected';
 
 export interface VerifyRequest {
   /** The whole Authorization header value, forwarded as is in remote mode. */

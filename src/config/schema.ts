@@ -683,6 +683,12 @@ const serverSchema = z
     max_connections: positiveInt
       .default(10_000)
       .describe('Client connections held at once; further ones are refused.'),
+    workers: z
+      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+      .default(1)
+      .describe(
+        'Worker threads serving the public port: a number, or auto for one per available core. Rate limits stay one budget for the whole gateway.',
+      ),
     tls: serverTlsSchema.optional(),
     http2: z.boolean().default(true).describe('With tls: ALPN offers h2 and http/1.1 on one port.'),
     http2_max_concurrent_streams: positiveInt

@@ -3,6 +3,7 @@
 // lookup in prom-client hashes its labels on every call.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { BREAKER_STATE_VALUE, type BreakerState } from '../upstream/circuit-breaker.ts';
+import { RouteWindow, type WindowSummary } from './route-window.ts';
 
 const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const OTHER_METHOD = KNOWN_METHODS.length;
@@ -12,6 +13,16 @@ interface RouteChildren {
   readonly duration: Histogram.Internal<'route'>;
   /** Keyed by status * 8 + method index: a number, so a lookup neither builds nor hashes a string. */
   readonly requests: Map<number, Counter.Internal>;
+  /** The last minute of this route, for the dashboard. */
+  readonly window: RouteWindow;
+}
+
+/** Requests a policy answered itself, by policy and code: since start and in the last minute. */
+export interface RejectionCount {
+  readonly policy: string;
+  readonly code: string;
+  readonly total: number;
+  readonly lastMinute: number;
 }
 
 export interface UpstreamStatusSource {
@@ -35,12 +46,22 @@ export class GatewayMetrics {
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
   readonly #rejectionChildren = new Map<string, Counter.Internal>();
+  readonly #rejectionTallies = new Map<
+    string,
+    { policy: string; code: string; total: number; window: RouteWindow }
+  >();
   readonly #tlsReloads: Counter<'result'>;
   readonly #rapidResets: Counter;
 
-  constructor(upstreams: UpstreamStatusSource) {
+  /**
+   * `processMetrics: false` leaves out the process and runtime metrics (CPU, memory,
+   * event loop): a worker thread's gateway does, since the supervisor reports them once
+   * for the whole process rather than once per worker.
+   */
+  constructor(upstreams: UpstreamStatusSource, options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    if (options.processMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     this.#requests = new Counter({
       name: 'gatehouse_requests_total',
       help: 'Requests answered, by route, method and status.',
@@ -145,7 +166,7 @@ export class GatewayMetrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void {
     let children = this.#routes.get(route);
     if (children === undefined) {
-      children = { duration: this.#duration.labels(route), requests: new Map() };
+      children = { duration: this.#duration.labels(route), requests: new Map(), window: new RouteWindow() };
       this.#routes.set(route, children);
     }
     const methodIndex = methodIndexOf(method);
@@ -158,6 +179,23 @@ export class GatewayMetrics {
     }
     counter.inc();
     children.duration.observe(seconds);
+    children.window.record(status, seconds * 1000);
+  }
+
+  /** Each route's last minute (rate, error ratio, p50, p99), keyed by route name ('' = no route). */
+  routeSummaries(): Record<string, WindowSummary> {
+    const out: Record<string, WindowSummary> = {};
+    for (const [route, children] of this.#routes) out[route] = children.window.summary();
+    return out;
+  }
+
+  rejections(): RejectionCount[] {
+    return [...this.#rejectionTallies.values()].map(({ policy, code, total, window }) => ({
+      policy,
+      code,
+      total,
+      lastMinute: window.summary().requests,
+    }));
   }
 
   /** Retries made for one request, and whether the budget refused one more. */
@@ -217,6 +255,14 @@ export class GatewayMetrics {
       this.#rejectionChildren.set(key, counter);
     }
     counter.inc();
+    const tallyKey = `${policy}\u0000${code}`;
+    let tally = this.#rejectionTallies.get(tallyKey);
+    if (tally === undefined) {
+      tally = { policy, code, total: 0, window: new RouteWindow() };
+      this.#rejectionTallies.set(tallyKey, tally);
+    }
+    tally.total++;
+    tally.window.record(0, 0);
   }
 
   authCall(result: string): void {

@@ -65,5 +65,8 @@ function hasRepeatedAuthorization(rawHeaders: readonly string[]): boolean {
 }
 
 function repeatedCredentials(): GatewayError {
-  return new GatewayError('UNAUTHORIZED', { headers: { 'www-authenticate': CHALLENGE_INVALID_TOKEN } });
+  return new GatewayError('UNAUTHORIZED', {
+    headers: { 'www-authenticate': CHALLENGE_INVALID_TOKEN },
+    reason: 'malformed',
+  });
 }

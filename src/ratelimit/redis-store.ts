@@ -23,17 +23,16 @@
 
 import type { RedisOptions } from 'ioredis';
 import { Redis } from 'ioredis';
-import type { Clock } from '../clock.ts';
+import type { Clock, Schedule } from '../clock.ts';
 import { systemClock } from '../clock.ts';
+import { ThrottledLog } from '../observability/throttled-log.ts';
 import { fallbackResult } from './decision.ts';
 import type { BucketLimits } from './gcra.ts';
 import { gcraInterval, TICKS_PER_MS } from './gcra.ts';
 import { TAKE_SCRIPT } from './redis-script.ts';
 import type { BucketStore, StoreErrorReason, TakeResult } from './store.ts';
-import type { ThrottledWarn, WarnLogger } from './throttled-log.ts';
-import { createThrottledWarn } from './throttled-log.ts';
-
-export interface StoreLogger extends WarnLogger {
+export interface StoreLogger {
+  warn(fields: object, message: string): void;
   info(fields: object, message: string): void;
 }
 
@@ -57,8 +56,10 @@ export interface RedisStoreOptions {
   readonly stallTimeoutMs?: number;
   /** Least time between two warnings of the same kind in ms. Default 5000. */
   readonly logIntervalMs?: number;
-  /** Only for log throttling; Redis's TIME is the bucket clock. */
+  /** For stall detection; Redis's TIME is the bucket clock. */
   readonly clock?: Clock;
+  /** Timers of the log throttling (real, unref'd, by default). */
+  readonly schedule?: Schedule;
   /** Extra ioredis options (TLS, auth); the ones this store depends on cannot be overridden. */
   readonly redisOptions?: RedisOptions;
 }
@@ -77,8 +78,8 @@ export class RedisBucketStore implements BucketStore {
   readonly #maxPending: number;
   readonly #onStoreError: ((decision: 'allow' | 'deny', reason: StoreErrorReason) => void) | undefined;
   readonly #log: StoreLogger;
-  readonly #warnFallback: ThrottledWarn;
-  readonly #warnConnection: ThrottledWarn;
+  /** One warning per kind (connection error, fallback by reason) per interval. */
+  readonly #warnings: ThrottledLog;
   /** ARGV per limits array: policies pass the same array for every request of a route. */
   readonly #argvCache = new WeakMap<readonly BucketLimits[], readonly string[]>();
   readonly #fallbackCounts: Record<StoreErrorReason, number> = {
@@ -110,8 +111,10 @@ export class RedisBucketStore implements BucketStore {
     this.#stallMs = options.stallTimeoutMs ?? Math.max(2000, 20 * options.timeoutMs);
     this.#aliveAt = clock();
     const logInterval = options.logIntervalMs ?? 5000;
-    this.#warnFallback = createThrottledWarn(this.#log, logInterval, clock);
-    this.#warnConnection = createThrottledWarn(this.#log, logInterval, clock);
+    this.#warnings = new ThrottledLog((fields, message) => this.#log.warn(fields, message), {
+      intervalMs: logInterval,
+      schedule: options.schedule,
+    });
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
 
     const client = new Redis(options.url, {
@@ -137,7 +140,7 @@ export class RedisBucketStore implements BucketStore {
     // crash the gateway.
     client.on('error', (error: Error) => {
       this.#down = true;
-      this.#warnConnection({ err: error.message }, 'rate limit store: Redis connection error');
+      this.#warnings.log('connection', { err: error.message }, 'rate limit store: Redis connection error');
     });
     client.on('connect', () => {
       this.#aliveAt = clock();
@@ -217,6 +220,7 @@ export class RedisBucketStore implements BucketStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#warnings.flush();
     if (this.#client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -236,7 +240,8 @@ export class RedisBucketStore implements BucketStore {
     this.#onStoreError?.(this.#allow ? 'allow' : 'deny', reason);
     if (reason !== 'closed') {
       if (reason !== 'error') this.#reconnectIfStalled();
-      this.#warnFallback(
+      this.#warnings.log(
+        `fallback:${reason}`,
         {
           reason,
           on_store_error: this.#allow ? 'allow' : 'deny',

@@ -21,6 +21,20 @@ export interface RouteMatch<T> {
   readonly prefix: string;
 }
 
+/** One route as the explainer sees it: undefined `reason` for the one that matched. */
+export interface RouteVerdict<T> {
+  readonly value: T;
+  readonly prefix: string;
+  readonly host: string | undefined;
+  readonly reason: string | undefined;
+}
+
+export interface RouteExplanation<T> {
+  readonly match: RouteMatch<T> | undefined;
+  /** Every route, in config order, with why it did not match. */
+  readonly routes: readonly RouteVerdict<T>[];
+}
+
 export function normalizePrefix(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
@@ -53,7 +67,11 @@ export class Router<T> {
   /** `*.example.com` routes, keyed by `.example.com`. */
   readonly #wildcardHosts: [suffix: string, table: Map<string, Slot<T>>][] = [];
 
+  /** Kept for explain(): the request path never walks it. */
+  readonly #entries: readonly RouteEntry<T>[];
+
   constructor(entries: readonly RouteEntry<T>[]) {
+    this.#entries = entries;
     for (const entry of entries) {
       const table = this.#tableFor(entry.host);
       const prefix = normalizePrefix(entry.prefix);
@@ -101,6 +119,48 @@ export class Router<T> {
     return lookup(this.#anyHost, path, headers, query);
   }
 
+  /**
+   * What match() decides, and for every other route why it lost: its host differs, the
+   * path is not under its prefix, a condition fails, or it fits too but the winner ranks
+   * first (a host of its own, then the longer prefix, then more conditions). The winner
+   * is match()'s own answer, so the explanation cannot drift from the routing.
+   */
+  explain(
+    host: string,
+    path: string,
+    headers: IncomingHttpHeaders = NO_HEADERS,
+    query = '',
+  ): RouteExplanation<T> {
+    const match = this.match(host, path, headers, query);
+    const winner = match && this.#entries.find((entry) => entry.value === match.value);
+    const routes = this.#entries.map((entry): RouteVerdict<T> => {
+      const prefix = normalizePrefix(entry.prefix);
+      const verdict = (reason: string | undefined) => ({
+        value: entry.value,
+        prefix,
+        host: entry.host,
+        reason,
+      });
+      if (entry.value === match?.value) return verdict(undefined);
+      if (entry.host !== undefined && !hostMatches(entry.host.toLowerCase(), host)) {
+        return verdict(`host "${host}" is not ${entry.host}`);
+      }
+      if (!isUnder(path, prefix)) return verdict(`path ${path} is not under ${prefix}`);
+      const failed = entry.conditions ? failedCondition(entry.conditions, headers, query) : undefined;
+      if (failed !== undefined) return verdict(failed);
+      if (winner?.host !== undefined && entry.host === undefined) {
+        return verdict(`the route for host ${winner.host} takes precedence over routes for any host`);
+      }
+      if (winner?.host?.startsWith('*.') === false && entry.host?.startsWith('*.')) {
+        return verdict(`the route for exact host ${winner.host} takes precedence over wildcard hosts`);
+      }
+      const winnerPrefix = normalizePrefix(winner?.prefix ?? '/');
+      if (winnerPrefix === prefix) return verdict('a route of the same prefix with more conditions matched');
+      return verdict(`the longer prefix ${winnerPrefix} matched`);
+    });
+    return { match, routes };
+  }
+
   #tableFor(host: string | undefined): Map<string, Slot<T>> {
     if (host === undefined) return this.#anyHost;
     const name = host.toLowerCase();
@@ -120,6 +180,39 @@ export class Router<T> {
     }
     return table;
   }
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (!pattern.startsWith('*.')) return pattern === host;
+  const suffix = pattern.slice(1);
+  return host.endsWith(suffix) && host.length > suffix.length;
+}
+
+/** Whether `prefix` covers `path` on whole segments. */
+function isUnder(path: string, prefix: string): boolean {
+  return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** The first of a route's conditions the request fails, in words; undefined when all hold. */
+function failedCondition(
+  conditions: Conditions,
+  headers: IncomingHttpHeaders,
+  query: string,
+): string | undefined {
+  for (const check of conditions.headers) {
+    const actual = headers[check.name];
+    if (actual === undefined) return `header ${check.name} is missing`;
+    if (check.value !== undefined && actual !== check.value)
+      return `header ${check.name} is not "${check.value}"`;
+  }
+  const params = new URLSearchParams(query);
+  for (const check of conditions.query) {
+    const actual = params.get(check.name);
+    if (actual === null) return `query parameter ${check.name} is missing`;
+    if (check.value !== undefined && actual !== check.value)
+      return `query parameter ${check.name} is not "${check.value}"`;
+  }
+  return undefined;
 }
 
 function lookup<T>(

@@ -12,8 +12,10 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
+import type { TlsMaterial } from '../tls/certificates.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
+import { SharedBucketStore, type SharedBuckets } from '../workers/shared-bucket-store.ts';
 
 // The Redis store pulls in ioredis (about 10 MB resident and most of a second of start
 // on a busy machine): it is loaded, synchronously, only when a config uses store: redis.
@@ -52,7 +54,19 @@ export class GatewayRegistry {
   /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
 
-  constructor(logger: Logger, metrics: () => GatewayMetrics | undefined, dnsServers?: readonly string[]) {
+  readonly #sharedBuckets: SharedBuckets | undefined;
+
+  /**
+   * `sharedBuckets`: set in a worker of server.workers, where the memory store's buckets
+   * live in memory every worker shares (one budget for the whole gateway).
+   */
+  constructor(
+    logger: Logger,
+    metrics: () => GatewayMetrics | undefined,
+    dnsServers?: readonly string[],
+    sharedBuckets?: SharedBuckets,
+  ) {
+    this.#sharedBuckets = sharedBuckets;
     this.#logger = logger;
     this.#metrics = metrics;
     this.upstreams = new UpstreamRegistry({ logger, dnsServers });
@@ -66,7 +80,7 @@ export class GatewayRegistry {
    * ones replaced, so a throw (a bug: compile has run every check) changes nothing.
    * The upstream registry goes last; it cannot fail on a compiled config.
    */
-  componentsFor(config: Config): Components {
+  componentsFor(config: Config, tls?: TlsMaterial): Components {
     // A reload that arrives while the gateway stops would create what nobody closes.
     if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
@@ -74,12 +88,13 @@ export class GatewayRegistry {
       createAuthenticator(auth, {
         logger: this.#logger.child({ component: 'auth' }),
         onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
+        tls: tls?.auth,
       }),
     );
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
       this.#createBucketStore(config.rate_limit as RateLimitConfig),
     );
-    const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire));
+    const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire), tls?.services);
 
     if (authenticator !== this.#authenticator) {
       const old = this.#authenticator?.value;
@@ -128,7 +143,11 @@ export class GatewayRegistry {
    * keeps it, or every client would get a fresh bucket on each reload.
    */
   #createBucketStore(config: RateLimitConfig): BucketStore {
-    if (config.store === 'memory') return new MemoryBucketStore({ maxEntries: config.max_clients });
+    if (config.store === 'memory') {
+      return this.#sharedBuckets
+        ? new SharedBucketStore(this.#sharedBuckets)
+        : new MemoryBucketStore({ maxEntries: config.max_clients });
+    }
     return new (redisStoreModule().RedisBucketStore)({
       url: config.redis_url,
       keyPrefix: config.key_prefix,

@@ -10,6 +10,7 @@ import { apply } from './apply.ts';
 import { compileFile, type Plan } from './compile.ts';
 import type { RuntimeHolder } from './holder.ts';
 import type { GatewayRegistry } from './registry.ts';
+import type { ReloadHistory } from './reload-history.ts';
 
 export interface ReloadResult {
   readonly ok: boolean;
@@ -27,6 +28,7 @@ export const STATIC_KEYS = [
   'server.keep_alive_timeout',
   'server.max_header_size',
   'server.max_connections',
+  'server.workers',
   'server.http2',
   'server.http2_max_concurrent_streams',
   'server.http2_max_resets',
@@ -50,12 +52,14 @@ export interface ReloaderDeps {
   readonly holder: RuntimeHolder;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** Where each outcome is remembered for the dashboard. */
+  readonly history?: ReloadHistory;
   /** Runs after a plan is in force: the listeners take its certificates. */
   readonly onApplied?: (plan: Plan) => void;
 }
 
 export function createReloader(deps: ReloaderDeps): () => Promise<ReloadResult> {
-  const { configFile, env, started, registry, holder, metrics, logger } = deps;
+  const { configFile, env, started, registry, holder, metrics, logger, history } = deps;
   let queue: Promise<unknown> = Promise.resolve();
 
   const reloadOnce = async (): Promise<ReloadResult> => {
@@ -64,11 +68,13 @@ export function createReloader(deps: ReloaderDeps): () => Promise<ReloadResult> 
       const restartRequired: string[] = STATIC_KEYS.filter(
         (key) => JSON.stringify(pick(plan.config, key)) !== JSON.stringify(pick(started, key)),
       );
+      const previous = holder.current.config;
       // Turning TLS on or off changes what the listener is; certificates alone do not.
       if (!plan.config.server.tls !== !started.server.tls) restartRequired.push('server.tls');
       apply(plan, registry, holder);
       deps.onApplied?.(plan);
       metrics.reloaded(true);
+      history?.succeeded(previous, plan.config, restartRequired);
       logger.info(
         { restart_required: restartRequired.length > 0 ? restartRequired : undefined },
         'configuration reloaded',
@@ -80,6 +86,7 @@ export function createReloader(deps: ReloaderDeps): () => Promise<ReloadResult> 
         error instanceof ConfigError
           ? error.problems.map((p) => formatProblem(error.file, p))
           : [String(error)];
+      history?.failed(errors);
       logger.error({ errors }, 'configuration reload failed; the running configuration stays in force');
       return { ok: false, errors };
     }

@@ -7,6 +7,7 @@ import { isGatewayError } from '../errors.ts';
 import { grpcStatusFor, isGrpcContentType } from '../grpc/status.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { RequestFailureLog } from '../observability/request-failures.ts';
 import type { RequestTracer } from '../observability/tracing.ts';
 import { forward } from '../proxy/forward.ts';
 import { forwardGrpc, type GrpcOutcome } from '../proxy/grpc-forward.ts';
@@ -37,6 +38,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
   const closing = (): boolean => lifecycle.draining;
   const tracer = deps.tracer ?? null;
+  // Throttled per failure kind and instance: an outage must not write a line per request.
+  const failures = new RequestFailureLog(logger);
 
   return (req, res) => {
     // A request pipelined behind an answer that closes its connection is not served
@@ -68,7 +71,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         if (grpc) state.grpcStatus = grpcStatusFor(answered.status);
         if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
-          state.log.warn({ err: error, code: answered.code }, 'request failed');
+          failures.report(state, outcome, error, answered.code);
         }
       })
       .finally(() => {
@@ -79,10 +82,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             ? UPSTREAM_BROKE_OFF
             : CLIENT_CLOSED;
         if (outcome.brokenAfterStart !== undefined) {
-          state.log.warn(
-            { instance: outcome.instance, err_message: outcome.brokenAfterStart.message },
-            'upstream answer broke off after it started; the client connection was cut',
-          );
+          failures.reportBrokenAnswer(state, outcome, outcome.brokenAfterStart);
         }
         metrics.observeRequest(
           state.routeName,
@@ -144,6 +144,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         location: routed.location,
         'content-length': '0',
         'x-request-id': state.requestId,
+        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
       });
       res.end();
       return;

@@ -167,12 +167,26 @@ export class GatewayHttp2Response extends Http2ServerResponse {
 
   override writeHead(statusCode: number, ...rest: unknown[]): this {
     const headers = rest[rest.length - 1];
-    if (headers && typeof headers === 'object' && !Array.isArray(headers) && 'connection' in headers) {
+    if (Array.isArray(headers)) {
+      rest[rest.length - 1] = withoutConnection(headers as string[]);
+    } else if (headers && typeof headers === 'object' && 'connection' in headers) {
       const { connection: _dropped, ...kept } = headers as Record<string, unknown>;
       rest[rest.length - 1] = kept;
     }
     return (super.writeHead as (status: number, ...args: unknown[]) => this)(statusCode, ...rest);
   }
+}
+
+/** A flat [name, value, …] list without its Connection fields (kept as is when it has none). */
+function withoutConnection(flat: string[]): string[] {
+  let found = false;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i].toLowerCase() === 'connection') found = true;
+  if (!found) return flat;
+  const kept: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i].toLowerCase() !== 'connection') kept.push(flat[i], flat[i + 1]);
+  }
+  return kept;
 }
 
 // Node's Http2ServerResponse has no `destroyed`; the forwarder reads it to send nothing

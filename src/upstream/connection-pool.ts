@@ -4,19 +4,24 @@
 // can still abort them at shutdown.
 import { Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { connectOptions, sameClientTls } from '../tls/client-options.ts';
 
 export interface PoolSettings {
   readonly connectTimeout: number;
   readonly keepAliveTimeout: number;
   readonly connections: number;
+  /** services.<name>.tls, read and checked at compile: CA, client certificate, SNI name. */
+  readonly tls: ClientTlsOptions | undefined;
 }
 
 /** The pool settings a service config describes. */
-export function poolSettings(config: ServiceConfig): PoolSettings {
+export function poolSettings(config: ServiceConfig, tls?: ClientTlsOptions): PoolSettings {
   return {
     connectTimeout: config.connect_timeout,
     keepAliveTimeout: config.keep_alive_timeout,
     connections: config.max_connections,
+    tls,
   };
 }
 
@@ -24,7 +29,8 @@ export function samePoolSettings(a: PoolSettings, b: PoolSettings): boolean {
   return (
     a.connectTimeout === b.connectTimeout &&
     a.keepAliveTimeout === b.keepAliveTimeout &&
-    a.connections === b.connections
+    a.connections === b.connections &&
+    sameClientTls(a.tls, b.tls)
   );
 }
 
@@ -39,6 +45,11 @@ export class ConnectionPool {
     this.#origin = origin;
     this.#settings = settings;
     this.#current = createPool(origin, settings);
+  }
+
+  /** The TLS settings of the current pool, for the health checker's probes. */
+  get tls(): ClientTlsOptions | undefined {
+    return this.#settings.tls;
   }
 
   /** The pool new requests go to. */
@@ -74,6 +85,8 @@ export class ConnectionPool {
 function createPool(origin: string, settings: PoolSettings): Pool {
   const { connectTimeout, keepAliveTimeout, connections } = settings;
   return new Pool(origin, {
+    // Certificates are always verified: there is no option to skip it.
+    connect: connectOptions(settings.tls),
     connections,
     pipelining: 1,
     connectTimeout,

@@ -8,17 +8,14 @@ import {
   connect,
   type SecureClientSessionOptions,
 } from 'node:http2';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { connectOptions, sameClientTls } from '../tls/client-options.ts';
 
 export interface H2SessionOptions {
   /** Deadline for the TCP (and TLS) connection and the peer's SETTINGS. */
   readonly connectTimeoutMs: number;
-  /** TLS towards an https instance: extra CA, client certificate, SNI name. */
-  readonly tls?: {
-    readonly ca?: readonly string[] | undefined;
-    readonly cert?: Buffer | undefined;
-    readonly key?: Buffer | undefined;
-    readonly servername?: string | undefined;
-  };
+  /** services.<name>.tls towards an https instance: extra CA, client certificate, SNI name. */
+  readonly tls: ClientTlsOptions | undefined;
 }
 
 /** Why a session could not be used: nothing reached the instance. */
@@ -45,9 +42,18 @@ export class H2SessionSlot {
     this.#options = options;
   }
 
-  /** Settings for sessions opened from now on; the one open keeps its own. */
+  /**
+   * Settings for sessions opened from now on. Changed TLS material also retires the
+   * open session (gracefully: its streams finish), so no call keeps the old trust.
+   */
   configure(options: H2SessionOptions): void {
+    const tlsChanged = !sameClientTls(this.#options.tls, options.tls);
     this.#options = options;
+    if (tlsChanged && this.#session !== undefined) {
+      this.#session.close();
+      this.#session = undefined;
+      this.#ready = undefined;
+    }
   }
 
   /** A connected session, the current one or a new one. Rejects with SessionUnavailable. */
@@ -67,14 +73,7 @@ export class H2SessionSlot {
     const { connectTimeoutMs, tls } = this.#options;
     const options: ClientSessionOptions | SecureClientSessionOptions = {
       settings: { enablePush: false },
-      ...(this.#origin.startsWith('https:') && tls
-        ? {
-            ca: tls.ca as string[] | undefined,
-            cert: tls.cert,
-            key: tls.key,
-            servername: tls.servername,
-          }
-        : {}),
+      ...(this.#origin.startsWith('https:') ? connectOptions(tls) : undefined),
     };
     return new Promise((resolve, reject) => {
       const session = connect(this.#origin, options);

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { Client } from 'undici';
 import type { Random } from '../backoff.ts';
 import type { HealthCheckConfig } from '../config/schema.ts';
+import { connectOptions } from '../tls/client-options.ts';
 import type { UpstreamInstance } from './instance.ts';
 import { nextProbeDelay, type ProbeSchedule } from './probe-schedule.ts';
 
@@ -55,6 +56,8 @@ export class HealthChecker {
     const target: Target = {
       instance,
       client: new Client(instance.origin, {
+        // The data plane's TLS settings: a probe verifies the instance as requests do.
+        connect: connectOptions(instance.tls),
         pipelining: 1,
         connectTimeout: this.config.timeout,
         headersTimeout: this.config.timeout,

@@ -12,6 +12,7 @@ import type { Pool } from 'undici';
 import type { Random } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { BreakerSlot } from './breaker-slot.ts';
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import { ConnectionPool, poolSettings } from './connection-pool.ts';
@@ -29,6 +30,10 @@ export interface InstanceStatus {
   readonly breaker: BreakerState;
   readonly inFlight: number;
   readonly weight: number;
+  /** Milliseconds until an open breaker lets trial requests through (half-open); absent otherwise. */
+  readonly breakerReopensInMs?: number;
+  /** The last active health probe: when (epoch ms) and whether it passed; absent before any. */
+  readonly lastProbe?: { readonly at: number; readonly passed: boolean };
 }
 
 export interface InstanceOptions {
@@ -37,6 +42,8 @@ export interface InstanceOptions {
   readonly url: string;
   readonly weight: number;
   readonly config: ServiceConfig;
+  /** services.<name>.tls, read at compile. */
+  readonly tls?: ClientTlsOptions;
   /** A new instance of a health-checked service waits for a passing probe. */
   readonly healthChecked: boolean;
   readonly logger: Logger;
@@ -63,6 +70,7 @@ export class UpstreamInstance {
   readonly #health: HealthVerdict;
   readonly #backoff: PassiveBackoff;
   readonly #retirement = new Retirement();
+  #lastProbe: { at: number; passed: boolean } | undefined = undefined;
 
   constructor(options: InstanceOptions) {
     const url = new URL(options.url);
@@ -72,11 +80,19 @@ export class UpstreamInstance {
     this.key = instanceKey(options.service, this.origin);
     this.weight = options.weight;
     this.#log = options.logger.child({ service: options.service, instance: this.origin });
-    this.#pool = new ConnectionPool(this.origin, poolSettings(options.config));
-    this.#h2 = new H2SessionSlot(this.origin, { connectTimeoutMs: options.config.connect_timeout });
+    this.#pool = new ConnectionPool(this.origin, poolSettings(options.config, options.tls));
+    this.#h2 = new H2SessionSlot(this.origin, {
+      connectTimeoutMs: options.config.connect_timeout,
+      tls: options.tls,
+    });
     this.#breaker = new BreakerSlot(options.config.circuit_breaker, options.clock, this.#log);
     this.#health = new HealthVerdict(options.healthChecked, this.#log);
     this.#backoff = new PassiveBackoff(options.clock, options.random, this.#log);
+  }
+
+  /** TLS settings towards the instance (probes use the same). */
+  get tls(): ClientTlsOptions | undefined {
+    return this.#pool.tls;
   }
 
   /** The keep-alive pool of the data plane. Dispatch on it in the tick that acquired the lease. */
@@ -148,6 +164,7 @@ export class UpstreamInstance {
 
   /** Result of one active probe; `retries` consecutive failures make a healthy instance unhealthy. */
   recordProbe(passed: boolean, retries: number): void {
+    this.#lastProbe = { at: Date.now(), passed };
     this.#health.recordProbe(passed, retries);
   }
 
@@ -162,10 +179,10 @@ export class UpstreamInstance {
   }
 
   /** Applies a reloaded service config, rebuilding only the pool or breaker whose settings changed. */
-  configure(config: ServiceConfig, weight: number): void {
+  configure(config: ServiceConfig, weight: number, tls?: ClientTlsOptions): void {
     this.weight = weight;
-    this.#h2.configure({ connectTimeoutMs: config.connect_timeout });
-    if (this.#pool.reconfigure(poolSettings(config)))
+    this.#h2.configure({ connectTimeoutMs: config.connect_timeout, tls });
+    if (this.#pool.reconfigure(poolSettings(config, tls)))
       this.#log.info('upstream pool settings changed, new pool');
     if (this.#breaker.reconfigure(config.circuit_breaker))
       this.#log.info('circuit breaker settings changed, breaker reset to closed');
@@ -189,12 +206,15 @@ export class UpstreamInstance {
   }
 
   status(): InstanceStatus {
+    const reopensInMs = this.#breaker.current.retryAfterMs();
     return {
       origin: this.origin,
       healthy: this.up,
       breaker: this.#breaker.current.state,
       inFlight: this.#retirement.inFlight,
       weight: this.weight,
+      ...(reopensInMs === undefined ? {} : { breakerReopensInMs: reopensInMs }),
+      ...(this.#lastProbe === undefined ? {} : { lastProbe: this.#lastProbe }),
     };
   }
 }

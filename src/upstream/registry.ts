@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Random } from '../backoff.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { DnsDiscovery } from './dns-discovery.ts';
 import { HealthChecker } from './health-checker.ts';
 import { type InstanceStatus, UpstreamInstance } from './instance.ts';
@@ -35,6 +36,8 @@ interface ServiceState extends InstanceSource {
   instances: readonly UpstreamInstance[];
   checker: HealthChecker | undefined;
   discovery: DnsDiscovery | undefined;
+  /** services.<name>.tls material, read at compile. */
+  tls?: ClientTlsOptions;
 }
 
 export class UpstreamRegistry {
@@ -65,6 +68,8 @@ export class UpstreamRegistry {
   sync(
     services: Readonly<Record<string, ServiceConfig>>,
     deferRemoval?: (retire: () => void) => void,
+    /** services.<name>.tls material by service name, read at compile. */
+    tls?: ReadonlyMap<string, ClientTlsOptions>,
   ): ReadonlyMap<string, ServicePool> {
     if (this.#closed) throw new Error('the upstream registry is closed');
     for (const [name, state] of this.#services) {
@@ -87,6 +92,7 @@ export class UpstreamRegistry {
         state = { name, config: undefined, instances: [], checker: undefined, discovery: undefined };
         this.#services.set(name, state);
       }
+      state.tls = tls?.get(name);
       this.#configure(state, config);
       pools.set(name, new ServicePool(name, config, state));
     }
@@ -159,7 +165,7 @@ export class UpstreamRegistry {
       this.#setTargets(state, staticTargets(config));
       return;
     }
-    for (const instance of state.instances) instance.configure(config, 1);
+    for (const instance of state.instances) instance.configure(config, 1, state.tls);
     if (!sameJson(previous?.discovery, config.discovery)) {
       state.discovery?.stop();
       // The current instances serve until the new lookup answers.
@@ -188,7 +194,7 @@ export class UpstreamRegistry {
       const existing = current.get(url.origin);
       if (existing && existing.basePath === url.pathname.replace(/\/+$/, '')) {
         current.delete(url.origin);
-        existing.configure(config, target.weight);
+        existing.configure(config, target.weight, state.tls);
         next.push(existing);
         continue;
       }
@@ -197,6 +203,7 @@ export class UpstreamRegistry {
         url: target.url,
         weight: target.weight,
         config,
+        tls: state.tls,
         healthChecked: config.health_check !== undefined,
         logger: this.#log,
         clock: this.#clock,

@@ -32,7 +32,7 @@ after(async () => {
   await upstream.close();
 });
 
-const PROTECTED = ['/metrics', '/status', '/', '/debug/route?path=/a'];
+const PROTECTED = ['/metrics', '/status', '/api/state', '/debug/route?path=/a'];
 
 test('admin endpoints refuse a missing or wrong token with 401', async () => {
   for (const path of PROTECTED) {
@@ -53,12 +53,22 @@ test('admin endpoints accept the right token', async () => {
   const headers = { authorization: `Bearer ${TOKEN}` };
   assert.equal((await send(`${gw.adminUrl}/metrics`, { headers })).status, 200);
   assert.equal((await send(`${gw.adminUrl}/status`, { headers })).status, 200);
+  assert.equal((await send(`${gw.adminUrl}/debug/route?path=/a`, { headers })).status, 200);
+  const state = await send(`${gw.adminUrl}/api/state`, { headers });
+  assert.equal(state.status, 200);
+  assert.equal(state.json<{ services: { name: string }[] }>().services[0].name, 'a');
   assert.equal((await send(`${gw.adminUrl}/reload`, { method: 'POST', headers })).status, 200);
 });
 
-test('/health and /ready answer without a token', async () => {
+test('/health, /ready and the dashboard page (which holds no data) answer without a token', async () => {
   assert.equal((await send(`${gw.adminUrl}/health`)).status, 200);
   assert.equal((await send(`${gw.adminUrl}/ready`)).status, 200);
+  const page = await send(`${gw.adminUrl}/`);
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /text\/html/);
+  assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
+  assert.doesNotMatch(page.body.toString(), new RegExp(upstream.url), 'no state in the page itself');
+  assert.equal((await send(`${gw.adminUrl}/ui/app.js`)).status, 200);
 });
 
 test('validate warns when the admin listener leaves loopback without a token', async () => {

@@ -18,7 +18,7 @@ function setup(failedPerClient = 2) {
       if (down) throw new AuthUnavailableError('status 500');
       if (token.startsWith(GOOD))
         return { valid: true, identity: { userId: token, roles: [] }, expiresAtMs: undefined };
-      return { valid: false, cacheable: true };
+      return { valid: false, cacheable: true, reason: 'rejected' };
     },
     breakerState: () => 'closed',
     close: async () => {},

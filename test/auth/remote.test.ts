@@ -195,6 +195,17 @@ describe('failures: never fail open', () => {
     assert.ok(!JSON.stringify(lines).includes('Bearer good'), 'the token never reaches the logs');
   });
 
+  test('an outage logs one warning per reason per interval, with request_id, not a line per token', async () => {
+    const { auth, lines } = setup({ retries: 0, circuit_breaker: { min_requests: 100 } });
+    await stub.setMode('error');
+    for (let i = 0; i < 10; i++)
+      await rejection(auth.authenticate(`Bearer token-${i}`, `req-${i}`), 'AUTH_UNAVAILABLE');
+    const warnings = lines.filter((line) => line.msg === 'token could not be verified');
+    assert.equal(warnings.length, 1, 'ten failures alike, one line');
+    assert.equal(warnings[0].request_id, 'req-0');
+    assert.equal(warnings[0].requestId, undefined, 'request lines use request_id');
+  });
+
   test('a failure is not cached: the next request asks again and can succeed', async () => {
     const { auth } = setup({ retries: 0 });
     stub.addToken('good', { user_id: 'alice' });

@@ -44,27 +44,27 @@ test('an already expired credential is not cached', () => {
 test('refusals live negative_cache_ttl; a new verdict replaces the old one', () => {
   const time = fakeClock();
   const cache = cacheWith(time.clock);
-  cache.setInvalid('bad');
+  cache.setInvalid('bad', 'expired');
   time.advance(9_999);
-  assert.deepEqual(cache.get('bad'), { valid: false });
+  assert.deepEqual(cache.get('bad'), { valid: false, reason: 'expired' }, 'the reason is remembered too');
   time.advance(1);
   assert.equal(cache.get('bad'), undefined);
-  cache.setInvalid('flip');
+  cache.setInvalid('flip', 'rejected');
   cache.setValid('flip', alice, undefined);
   assert.deepEqual(cache.get('flip'), { valid: true, identity: alice });
-  cache.setInvalid('flip');
-  assert.deepEqual(cache.get('flip'), { valid: false });
+  cache.setInvalid('flip', 'rejected');
+  assert.deepEqual(cache.get('flip'), { valid: false, reason: 'rejected' });
 });
 
 test('both caches are bounded, and bad tokens never evict good ones', () => {
   const time = fakeClock();
   const cache = cacheWith(time.clock, 10);
   cache.setValid('good', alice, undefined);
-  for (let i = 0; i < 1000; i++) cache.setInvalid(`bad-${i}`);
+  for (let i = 0; i < 1000; i++) cache.setInvalid(`bad-${i}`, 'rejected');
   for (let i = 0; i < 1000; i++) cache.setValid(`v-${i}`, alice, undefined);
   assert.deepEqual(cache.size, { valid: 10, invalid: 10 });
   const again = cacheWith(time.clock, 10);
   again.setValid('good', alice, undefined);
-  for (let i = 0; i < 1000; i++) again.setInvalid(`bad-${i}`);
+  for (let i = 0; i < 1000; i++) again.setInvalid(`bad-${i}`, 'rejected');
   assert.deepEqual(again.get('good'), { valid: true, identity: alice });
 });

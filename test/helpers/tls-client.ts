@@ -101,7 +101,8 @@ export function h2Session(url: string, options: TlsClientOptions): Promise<Clien
       cert: options.cert,
       key: options.key,
     });
-    session.once('connect', () => resolve(session));
+    // Resolved once the server's SETTINGS arrived, so remoteSettings holds its limits.
+    session.once('remoteSettings', () => resolve(session));
     session.once('error', reject);
   });
 }

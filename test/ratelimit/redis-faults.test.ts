@@ -3,9 +3,10 @@
 // applies limits again once Redis is back.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { ThrottledLog } from '../../src/observability/throttled-log.ts';
 import { RedisBucketStore, type RedisStoreOptions } from '../../src/ratelimit/redis-store.ts';
 import type { TakeResult } from '../../src/ratelimit/store.ts';
-import { createThrottledWarn } from '../../src/ratelimit/throttled-log.ts';
+import { fakeClock } from '../helpers/clock.ts';
 import { delay, requireRedis, startRedis } from '../helpers/redis.ts';
 
 const TIMEOUT = 100;
@@ -242,20 +243,24 @@ test('close() resolves with Redis frozen, and later calls answer by fallback', a
 });
 
 test('throttled warnings: one line per interval, with the count held back', () => {
-  let now = 0;
+  const time = fakeClock(0);
   const lines: { fields: object; message: string }[] = [];
-  const warn = createThrottledWarn(
-    { warn: (fields, message) => lines.push({ fields, message }) },
-    5000,
-    () => now,
-  );
+  const warnings = new ThrottledLog((fields, message) => lines.push({ fields, message }), {
+    intervalMs: 5000,
+    schedule: time.schedule,
+  });
   for (let i = 0; i < 100; i++) {
-    warn({ reason: 'timeout' }, 'x');
-    now += 100;
+    warnings.log('timeout', { reason: 'timeout' }, 'x');
+    time.advance(100);
   }
-  // t = 0, 5000 (49 held back), and the next at 10000 has not come yet.
+  // t = 0, then at 5000 the 49 held back (reported by the interval's own timer), and at
+  // 10000 the 50 held back since.
   assert.deepEqual(
     lines.map((l) => l.fields),
-    [{ reason: 'timeout' }, { reason: 'timeout', suppressed: 49 }],
+    [
+      { reason: 'timeout' },
+      { reason: 'timeout', suppressed: 49, interval_ms: 5000 },
+      { reason: 'timeout', suppressed: 50, interval_ms: 5000 },
+    ],
   );
 });

@@ -1,0 +1,43 @@
+// The demo's HTTPS certificate: made at every start with the openssl CLI, self-signed
+// for localhost and 127.0.0.1, so `curl --cacert` can verify it without touching the
+// system trust store. It lives in demo/.tls/ (git-ignored) where demo/gateway.yaml
+// points.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DemoCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** Writes localhost.pem and localhost.key under `dir`; throws with openssl's words when it cannot. */
+export function makeLocalhostCertificate(dir: string): DemoCertificate {
+  mkdirSync(dir, { recursive: true });
+  const certFile = join(dir, 'localhost.pem');
+  const keyFile = join(dir, 'localhost.key');
+  execFileSync(
+    process.env.OPENSSL ?? 'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '7',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return { certFile, keyFile };
+}

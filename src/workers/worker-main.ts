@@ -1,0 +1,73 @@
+// Entry of a worker thread of server.workers: one gateway serving the public port
+// (bound with SO_REUSEPORT beside the other workers'), with the shared rate-limit
+// buckets, its logs posted to the supervisor, and no admin listener or file watcher:
+// the supervisor holds those and calls in here for metrics, status, reload and drain.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { DescribedRequest } from '../admin/route-explainer.ts';
+import { startGateway } from '../main.ts';
+import { ParentLogDestination } from './parent-log-destination.ts';
+import type { CallMessage, ServeMessage, WorkerData, WorkerMessage } from './protocol.ts';
+
+const port = parentPort!;
+const data = workerData as WorkerData;
+const post = (message: WorkerMessage) => port.postMessage(message);
+const destination = new ParentLogDestination(port);
+let markServing: () => void = () => {};
+const serving = new Promise<void>((resolve) => {
+  markServing = resolve;
+});
+// Registered before the gateway starts: the supervisor may say "serve" as soon as we are ready.
+port.on('message', (message: ServeMessage | CallMessage) => {
+  if (message.type === 'serve') markServing();
+});
+
+const gateway = await startGateway({
+  configFile: data.configFile,
+  env: data.env,
+  logDestination: destination,
+  watch: false,
+  worker: { sharedBuckets: data.sharedBuckets, port: data.port, serving },
+});
+
+// A thrown error outside any request leaves this worker in an unknown state: log it and
+// let the thread die; the supervisor replaces it while the other workers serve.
+process.on('uncaughtException', (error) => {
+  gateway.logger.fatal({ err: error }, 'uncaught exception in a worker; it exits and is replaced');
+  destination.flush();
+  process.exit(1);
+});
+process.on('unhandledRejection', (reason) => gateway.logger.error({ err: reason }, 'unhandled rejection'));
+
+port.on('message', (message: CallMessage) => {
+  if (message.type !== 'call') return;
+  const answer = async (): Promise<unknown> => {
+    switch (message.method) {
+      case 'metrics':
+        return gateway.metricsJson();
+      case 'status':
+        return gateway.status();
+      case 'dashboard':
+        return gateway.dashboard();
+      case 'explain':
+        return gateway.explain(message.argument as DescribedRequest);
+      case 'reload':
+        return gateway.reload();
+      case 'shutdown':
+        await gateway.shutdown();
+        return undefined;
+    }
+  };
+  answer().then(
+    (value) => {
+      post({ type: 'result', id: message.id, value });
+      if (message.method === 'shutdown') {
+        destination.flush();
+        // Leftover handles (a retiring pool) must not keep a drained worker alive.
+        setImmediate(() => process.exit(0));
+      }
+    },
+    (error: unknown) => post({ type: 'result', id: message.id, error: String(error) }),
+  );
+});
+
+post({ type: 'ready', url: gateway.url, httpsUrl: gateway.httpsUrl, redirectUrl: gateway.redirectUrl });

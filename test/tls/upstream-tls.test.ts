@@ -1,0 +1,148 @@
+// TLS from the gateway to upstreams and to the auth service: a private CA added through
+// tls.ca_file (and 502 / 503 AUTH_UNAVAILABLE without it, the reason in the log),
+// server_name for SNI and verification, a client certificate for mTLS, and health
+// checks that verify the instance the same way.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestGateway } from '../helpers/gateway.ts';
+import { send } from '../helpers/http.ts';
+import { type HttpsUpstream, json, startHttpsUpstream } from '../helpers/https-upstream.ts';
+import { createPki, opensslUnavailableReason, requireOpenssl, type TestPki } from '../helpers/pki.ts';
+
+let pki: TestPki;
+let plain: HttpsUpstream;
+let named: HttpsUpstream;
+let mutual: HttpsUpstream;
+let verify: HttpsUpstream;
+const hasOpenssl = opensslUnavailableReason() === undefined;
+
+before(async () => {
+  if (!hasOpenssl) return;
+  pki = createPki();
+  const ip = pki.issue('upstream-ip', { sans: ['IP:127.0.0.1', 'localhost'] });
+  const internal = pki.issue('payments', { sans: ['payments.internal'] });
+  const echo = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) =>
+    json(res, 200, { url: req.url, proto: req.headers['x-forwarded-proto'] });
+  plain = await startHttpsUpstream(ip, echo);
+  named = await startHttpsUpstream(internal, echo);
+  mutual = await startHttpsUpstream(ip, echo, { clientCa: pki.ca });
+  verify = await startHttpsUpstream(ip, (req, res) =>
+    req.headers.authorization === 'Bearer good' ? json(res, 200, { user_id: 'u7' }) : json(res, 401, {}),
+  );
+});
+
+after(async () => {
+  await Promise.all([plain?.close(), named?.close(), mutual?.close(), verify?.close()]);
+  pki?.remove();
+});
+
+function routes(...names: string[]) {
+  return names.map((name) => ({ path: `/${name}`, service: name, strip_prefix: true, auth: 'none' }));
+}
+
+test('an upstream with a private CA works through tls.ca_file and fails with 502 without it', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const gw = await startTestGateway({
+    services: {
+      trusted: { url: plain.url, tls: { ca_file: pki.caFile } },
+      untrusted: { url: plain.url },
+    },
+    routes: routes('trusted', 'untrusted'),
+  });
+  try {
+    const ok = await send(`${gw.url}/trusted/x`);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.json(), { url: '/x', proto: 'http' });
+    const refused = await send(`${gw.url}/untrusted/x`, { headers: { 'x-request-id': 'tls-untrusted' } });
+    assert.equal(refused.status, 502);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'BAD_GATEWAY');
+    const line = JSON.stringify(
+      gw.logs().filter((l) => l.request_id === 'tls-untrusted' && l.msg !== 'request'),
+    );
+    assert.match(line, /certificate|UNABLE_TO_VERIFY|self.signed/i, 'the log says why');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('server_name sets SNI and the name verified; a wrong name is refused', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const gw = await startTestGateway({
+    services: {
+      named: { url: named.url, tls: { ca_file: pki.caFile, server_name: 'payments.internal' } },
+      unnamed: { url: named.url, tls: { ca_file: pki.caFile } },
+    },
+    routes: routes('named', 'unnamed'),
+  });
+  try {
+    assert.equal((await send(`${gw.url}/named/a`)).status, 200);
+    assert.equal((await send(`${gw.url}/unnamed/a`)).status, 502);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a client certificate for an upstream that demands one (mTLS)', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const client = pki.issue('gateway-client', { cn: 'gatehouse' });
+  const gw = await startTestGateway({
+    services: {
+      with: {
+        url: mutual.url,
+        tls: { ca_file: pki.caFile, cert_file: client.certFile, key_file: client.keyFile },
+      },
+      without: { url: mutual.url, tls: { ca_file: pki.caFile } },
+    },
+    routes: routes('with', 'without'),
+  });
+  try {
+    assert.equal((await send(`${gw.url}/with/a`)).status, 200);
+    assert.equal(mutual.clientSubjects.at(-1), 'gatehouse');
+    assert.equal((await send(`${gw.url}/without/a`)).status, 502);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('health checks verify the instance with the same TLS settings', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const probe = { path: '/health', interval: '200ms', timeout: '1s', retries: 1 };
+  const gw = await startTestGateway({
+    services: {
+      checked: { url: plain.url, tls: { ca_file: pki.caFile }, health_check: probe },
+      failing: { url: plain.url, health_check: probe },
+    },
+    routes: routes('checked', 'failing'),
+  });
+  try {
+    assert.equal((await send(`${gw.url}/checked/a`)).status, 200);
+    // Its probe could not verify the certificate: never healthy, so never sent traffic.
+    const failing = await send(`${gw.url}/failing/a`);
+    assert.equal(failing.status, 503);
+    assert.equal(failing.json<{ error: { code: string } }>().error.code, 'UPSTREAM_UNAVAILABLE');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('auth.tls: a verify_url with a private CA works through ca_file, and is 503 without it', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const config = (tls: Record<string, unknown> | undefined) => ({
+    services: { api: { url: plain.url, tls: { ca_file: pki.caFile } } },
+    routes: [{ path: '/api', service: 'api' }],
+    auth: { mode: 'remote', verify_url: `${verify.url}/verify`, retries: 0, ...(tls && { tls }) },
+  });
+  const trusting = await startTestGateway(config({ ca_file: pki.caFile }));
+  const distrusting = await startTestGateway(config(undefined));
+  try {
+    assert.equal(
+      (await send(`${trusting.url}/api/me`, { headers: { authorization: 'Bearer good' } })).status,
+      200,
+    );
+    const refused = await send(`${distrusting.url}/api/me`, { headers: { authorization: 'Bearer good' } });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'AUTH_UNAVAILABLE');
+  } finally {
+    await Promise.all([trusting.close(), distrusting.close()]);
+  }
+});
