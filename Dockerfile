@@ -1,27 +1,44 @@
 # syntax=docker/dockerfile:1
-# Gatehouse: production image. Node 24 runs the TypeScript sources directly (type
+# Gatehouse: container image. Node 24 runs the TypeScript sources directly (type
 # stripping), so there is no build step: one stage installs the production
-# dependencies, the final stage holds only them and the sources, and runs as the
-# unprivileged `node` user.
+# dependencies, and the last stage (the default target, so `docker build .` gives the
+# gateway) holds only them and the sources, owned by root and read-only for the
+# process, which runs as the dedicated user `gatehouse` (uid/gid 1001).
+# The size of the result is estimated in docs/OPERATIONS.md ("Deploying").
 
-FROM node:24-slim AS deps
+FROM node:24-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --omit=dev leaves out the test/bench tooling and the pinned `node` package: the
-# image's own Node 24 runs the gateway.
+# --omit=dev leaves out the test/bench tooling and the pinned `node` package (the
+# image's own Node 24 runs the gateway); no production dependency needs an install
+# script, so none runs.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim AS runtime
-ENV NODE_ENV=production \
-    GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml \
-    ADMIN_HOST=0.0.0.0
+# What the gateway and the demo services share: Node, CA certificates, the user.
+FROM node:24-alpine AS base
+# ca-certificates: the system trust store for upstreams, the auth service and the
+# OTLP collector over https (Node's own bundle stays the default; NODE_USE_SYSTEM_CA=1
+# switches to this one, e.g. for a private CA installed in a derived image).
+RUN apk add --no-cache ca-certificates \
+ && addgroup -S -g 1001 gatehouse \
+ && adduser -S -D -H -u 1001 -G gatehouse -s /sbin/nologin gatehouse
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --chown=root:root package.json ./
 COPY --chown=root:root bin ./bin
 COPY --chown=root:root src ./src
-# Code and dependencies stay owned by root and read-only for the process.
-USER node
+USER 1001:1001
+
+# The demo stack (auth, users, orders services) for compose.yaml: the gateway's files
+# plus demo/, which the production image does not carry.
+FROM base AS demo
+COPY --chown=root:root demo ./demo
+
+# The gateway. Last, so it is the default target. The admin listener stays on
+# loopback unless ADMIN_HOST says otherwise, and then it wants ADMIN_TOKEN.
+FROM base AS runtime
+ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
@@ -29,8 +46,3 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "src/cli.ts"]
 CMD ["start"]
-
-# The demo stack (auth, users, orders services) for compose.yaml: the runtime image
-# plus demo/, which the production image does not carry.
-FROM runtime AS demo
-COPY --chown=root:root demo ./demo

@@ -24,6 +24,7 @@ import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { ReloadHistory } from './runtime/reload-history.ts';
 import { createAdminServer } from './server/admin-server.ts';
 import { createDataPlane } from './server/data-plane.ts';
+import { DEFAULT_IDLE_GRACE_MS, drainListener } from './server/drain.ts';
 import { describeListener } from './server/listen-address.ts';
 import { PublicListeners } from './server/public-listeners.ts';
 import type { PublicListener } from './server/tls-listener.ts';
@@ -55,6 +56,16 @@ export interface WorkerRole {
 
 export type { ReloadResult } from './runtime/reload.ts';
 
+export interface ShutdownOptions {
+  /**
+   * How long a keep-alive connection that was idle when draining began may stay idle
+   * before it is closed (default 1 s): a client in a request loop sends its next
+   * request within it and gets `Connection: close` instead of a reset. Tests that
+   * end a gateway with nothing in flight pass 0.
+   */
+  readonly idleGraceMs?: number;
+}
+
 export interface Gateway {
   /** The listener on server.port: https:// when that port speaks TLS. */
   readonly url: string;
@@ -67,7 +78,7 @@ export interface Gateway {
   readonly config: Config;
   reload(): Promise<ReloadResult>;
   /** Drains and stops: readiness goes 503, in-flight requests finish, then everything closes. */
-  shutdown(): Promise<void>;
+  shutdown(options?: ShutdownOptions): Promise<void>;
   /** The metrics as prom-client JSON (what the supervisor sums over workers). */
   metricsJson(): Promise<unknown[]>;
   /** What GET /status answers. */
@@ -221,7 +232,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
+  const shutdown = (options: ShutdownOptions = {}): Promise<void> => {
     watcher?.close();
     listeners.close();
     stopping ??= drain(
@@ -232,6 +243,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       holder,
       lifecycle,
       holder.current.config.server.shutdown_timeout,
+      options.idleGraceMs ?? DEFAULT_IDLE_GRACE_MS,
       logger,
       tracer,
     );
@@ -264,25 +276,22 @@ async function drain(
   holder: RuntimeHolder,
   lifecycle: { draining: boolean },
   timeoutMs: number,
+  idleGraceMs: number,
   logger: Logger,
   tracer: RequestTracer | null,
 ): Promise<void> {
   lifecycle.draining = true;
   logger.info({ timeout_ms: timeoutMs }, 'draining: no new connections, finishing in-flight requests');
+  // Answers in flight close their connections; idle ones are closed once truly idle.
   // HTTP/2 connections get GOAWAY from close(): their open streams finish, no new ones start.
-  const closed = Promise.all(
-    publicServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-  );
-  // Connections that finish their last response while we drain go idle: close them too.
-  const idleSweep = setInterval(() => {
-    for (const server of publicServers) server.closeIdleConnections();
-  }, 100);
+  const draining = publicServers.map((server) => drainListener(server, idleGraceMs));
+  const closed = Promise.all(draining.map((listener) => listener.closed));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   const result = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-  clearInterval(idleSweep);
+  for (const listener of draining) listener.stop();
   clearTimeout(timer);
   if (result === 'timeout') {
     logger.warn('shutdown deadline reached: closing the remaining connections');

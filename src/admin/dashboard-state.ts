@@ -7,6 +7,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { ReloadHistory } from '../runtime/reload-history.ts';
 import type { InstanceStatus } from '../upstream/instance.ts';
+import { resolveWorkerCount } from '../workers/count.ts';
 
 const VERSION: string = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -45,7 +46,7 @@ export function dashboardState(sources: DashboardSources): Record<string, unknow
       started_at: STARTED_AT,
       uptime_s: Math.round(process.uptime()),
       state: sources.lifecycle.draining ? 'draining' : sources.lifecycle.ready ? 'ready' : 'starting',
-      workers: 1,
+      workers: resolveWorkerCount(config.server.workers),
       cores: availableParallelism(),
       memory: { rss: memory.rss, heap_used: memory.heapUsed, heap_total: memory.heapTotal },
       tracing: config.tracing

@@ -37,6 +37,7 @@ export interface DataPlaneDeps {
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { holder, logger, accessLog, metrics, lifecycle } = deps;
   const closing = (): boolean => lifecycle.draining;
+  const never = (): boolean => false;
   const tracer = deps.tracer ?? null;
   // Throttled per failure kind and instance: an outage must not write a line per request.
   const failures = new RequestFailureLog(logger);
@@ -45,15 +46,17 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     // A request pipelined behind an answer that closes its connection is not served
     // (RFC 9112 9.6): after a refused head, its bytes can't be trusted to be a request.
     const socket = req.socket;
-    if (closedSockets.has(socket)) return;
+    // HTTP/1 only: an HTTP/2 stream shares its connection with others and never closes it.
+    const h1 = req.httpVersionMajor === 1;
+    if (h1 && closedSockets.has(socket)) return;
     // Pin the snapshot: this request follows these rules to its end, whatever reloads,
     // and what a reload replaced stays open until the pin is released (below).
     const runtime = holder.pin();
     const { state, traceparent, peer } = beginRequest(req, runtime, logger, tracer);
-    if (lifecycle.draining) res.setHeader('connection', 'close');
+    if (lifecycle.draining && h1) res.setHeader('connection', 'close');
     // Decided before the parser reads on: it hands over pipelined requests synchronously.
     const refusal = refuseRequestHead(req);
-    if (refusal) closedSockets.add(socket);
+    if (refusal && h1) closedSockets.add(socket);
     const outcome: GrpcOutcome = {
       instance: undefined,
       upstreamMs: undefined,
@@ -62,9 +65,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       brokenAfterStart: undefined,
     };
 
-    (refusal ? Promise.reject(refusal) : handle(runtime, state, res, traceparent, peer, outcome))
+    (refusal
+      ? Promise.reject(refusal)
+      : handle(runtime, state, res, traceparent, peer, outcome, h1 ? closing : never)
+    )
       .catch((error: unknown) => {
-        const close = refusal !== undefined || hasUnreadBody(req) || lifecycle.draining;
+        const close = h1 && (refusal !== undefined || closesAfter(req, lifecycle));
         if (close) closedSockets.add(socket);
         const grpc = speaksGrpc(state);
         const answered = sendError(res, error, state.requestId, state.responseHeaders, close, grpc);
@@ -117,6 +123,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     traceparent: string,
     peer: string,
     outcome: GrpcOutcome,
+    /** True while this answer must close its connection because the gateway drains (HTTP/1 only). */
+    drainingH1: () => boolean,
   ): Promise<void> {
     const routed = routeRequest(runtime, state.req, state);
     if (typeof routed === 'string') {
@@ -126,13 +134,13 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     let reply = runPolicies(routed.route, state);
     if (reply instanceof Promise) reply = await reply;
     // An earlier answer on this connection closed it while the policies ran.
-    if (res.socket !== null && closedSockets.has(res.socket)) return;
+    if (state.req.httpVersionMajor === 1 && res.socket !== null && closedSockets.has(res.socket)) return;
     if (reply) {
       res.writeHead(reply.status, {
         ...state.responseHeaders,
         ...reply.headers,
         'x-request-id': state.requestId,
-        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
+        ...(closesAfter(state.req, lifecycle) ? { connection: 'close' } : undefined),
       });
       res.end(reply.body);
       return;
@@ -144,7 +152,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         location: routed.location,
         'content-length': '0',
         'x-request-id': state.requestId,
-        ...(hasUnreadBody(state.req) || lifecycle.draining ? { connection: 'close' } : undefined),
+        ...(closesAfter(state.req, lifecycle) ? { connection: 'close' } : undefined),
       });
       res.end();
       return;
@@ -173,7 +181,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       state.req,
       res,
       target,
-      { path: routed.upstreamPath, headers, responseHeaders: state.responseHeaders, closing },
+      { path: routed.upstreamPath, headers, responseHeaders: state.responseHeaders, closing: drainingH1 },
       outcome,
       state.span,
       editResponse ? (upstreamHeaders) => editResponse(upstreamHeaders, state) : undefined,
@@ -198,6 +206,11 @@ const UPSTREAM_BROKE_OFF = 502;
 function speaksGrpc(state: RequestState): boolean {
   const route = state.matchedRoute;
   return route !== undefined ? route.grpc : isGrpcContentType(state.req.headers['content-type']);
+}
+
+/** An HTTP/1 answer that must close its connection: the gateway drains, or the request body was left unread. */
+function closesAfter(req: IncomingMessage, lifecycle: Lifecycle): boolean {
+  return req.httpVersionMajor === 1 && (lifecycle.draining || hasUnreadBody(req));
 }
 
 function hasUnreadBody(req: IncomingMessage): boolean {

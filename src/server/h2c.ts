@@ -15,6 +15,7 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ServerConfig } from '../config/schema.ts';
+import { DRAIN_EVENT } from './drain.ts';
 import { guardSession } from './http2-guard.ts';
 import type { PublicHandlers } from './public-server.ts';
 import { adaptHttp2Request, GatewayHttp2Response } from './tls-listener.ts';
@@ -88,7 +89,11 @@ export function acceptPriorKnowledgeH2(
     socket.once('close', () => clearTimeout(timer));
   });
 
-  // Draining: idle h2c connections go with the HTTP/1.1 ones, and a deadline cuts them all.
+  // Draining: every h2c connection gets GOAWAY (its streams in flight finish), and the
+  // drain deadline's closeAllConnections cuts what is left.
+  http1.on(DRAIN_EVENT, () => {
+    for (const session of sessions) session.close();
+  });
   const closeIdle = http1.closeIdleConnections.bind(http1);
   const closeAll = http1.closeAllConnections.bind(http1);
   http1.closeIdleConnections = () => {

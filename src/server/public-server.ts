@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import { trackConnections } from './drain.ts';
 import { endSocketWithError } from './send.ts';
 
 export interface PublicHandlers {
@@ -39,6 +40,7 @@ export function createPublicServer(server: Config['server'], handlers: PublicHan
   listener.on('checkContinue', handlers.request);
   listener.maxConnections = server.max_connections;
   listener.on('clientError', answerClientError);
+  trackConnections(listener);
   return listener;
 }
 

@@ -2,7 +2,7 @@
 // install (no devDependencies) started as an unprivileged user, and every config the
 // repo ships for compose and Kubernetes validated against the schema.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,8 @@ import { startUpstream } from '../helpers/upstream.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
-const NOBODY = 65534;
+/** The image's `gatehouse` user (Dockerfile). */
+const APP_UID = 1001;
 
 test('the demo, compose and Kubernetes configs are valid', async () => {
   parseConfig(await readFile(join(root, 'demo/gateway.yaml'), 'utf8'), 'demo/gateway.yaml');
@@ -42,7 +43,7 @@ test('the demo, compose and Kubernetes configs are valid', async () => {
   assert.ok(grace * 1000 > config.server.shutdown_timeout + 5000);
 });
 
-test('the production install serves as an unprivileged user', async () => {
+test('the production install serves as uid 1001 from a tree it cannot write', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-prod-'));
   const upstream = await startUpstream();
   try {
@@ -76,8 +77,18 @@ test('the production install serves as an unprivileged user', async () => {
       }),
     );
     await chmod(dir, 0o755);
-    // Root in CI and on developer machines here: drop to nobody, as USER node does in the image.
-    const asUser = process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {};
+    // Root in CI and on developer machines here: drop to uid 1001, as USER 1001 does in the image.
+    const asRoot = process.getuid?.() === 0;
+    const asUser = asRoot ? { uid: APP_UID, gid: APP_UID } : {};
+    if (asRoot) {
+      // The tree stays root's: the gateway's user can read and run it, not change it.
+      const write = spawnSync(process.execPath, ['-e', "require('fs').writeFileSync('src/x.ts', '')"], {
+        cwd: dir,
+        ...asUser,
+      });
+      assert.notEqual(write.status, 0, 'uid 1001 cannot write into the installed tree');
+      assert.match(write.stderr.toString(), /EACCES/);
+    }
     const child = spawn(process.execPath, ['src/cli.ts', 'start', '--config', 'gateway.yaml'], {
       cwd: dir,
       env: { PATH: process.env.PATH, NODE_ENV: 'production' },
@@ -95,6 +106,10 @@ test('the production install serves as an unprivileged user', async () => {
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
     });
     const url = await listening;
+    if (asRoot) {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      assert.match(status, new RegExp(`^Uid:\\s+${APP_UID}\\s`, 'm'), 'the gateway runs as uid 1001');
+    }
     const response = await send(`${url}/hello`);
     assert.equal(response.status, 200);
     assert.equal(upstream.requests.at(-1)?.url, '/hello');
