@@ -4,6 +4,7 @@
 // than autocannon), autocannon otherwise; BENCH_LOADER=autocannon|wrk forces one.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { track } from './children.ts';
 import { pinned } from './pin.ts';
 
@@ -117,4 +118,18 @@ export function parseWrk(text: string): LoadResult {
     requests: number(/(\d+) requests in/),
     errors: socketErrors + (non2xx ? Number(non2xx[1]) : 0),
   };
+}
+
+/**
+ * The h2 row's loader: bench/h2-load.ts in its own process, `connections` sessions with 10
+ * streams each in flight (an h2 client multiplexes; one stream per session would measure
+ * HTTP/1.1 with extra framing).
+ */
+export async function runH2Load(options: LoadOptions): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('h2-load.ts', import.meta.url));
+  const streams = 10;
+  const sessions = Math.max(1, Math.round(options.connections / streams));
+  const args = [script, options.url, String(sessions), String(options.durationS), String(streams)];
+  if (Object.keys(options.headers).length > 0) args.push(JSON.stringify(options.headers));
+  return JSON.parse(await runChild('h2-load', process.execPath, args)) as LoadResult;
 }

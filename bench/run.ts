@@ -8,14 +8,16 @@
 // BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway"), BENCH_RATES
 // (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_LOADER,
 // BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
+
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { type Child, cpuSeconds, isRunning, rssMb, startProcess, stop, stopAll } from './children.ts';
 import { runFixedRate } from './fixed-rate-run.ts';
 import { Fixtures } from './fixtures.ts';
-import { loader, runLoad } from './load.ts';
+import { loader, runH2Load, runLoad as runHttp1Load } from './load.ts';
 import { installed } from './native-proxies.ts';
 import { freePort, waitFor200 } from './net.ts';
 import { pinned, pinningNote } from './pin.ts';
@@ -52,8 +54,11 @@ const log = (message: string) => console.error(`bench: ${message}`);
 const slug = (name: string) => name.replace(/\W+/g, '-').replace(/^-|-$/g, '');
 
 /** Fails the row unless the target answers 2xx: a fast stream of 404s is not a result. */
+/** The HTTPS rows' gateways serve a certificate made for the run: the probe does not verify it. */
+const benchTls = new Agent({ connect: { rejectUnauthorized: false } });
+
 async function probe(url: string, headers: Record<string, string>): Promise<void> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
+  const res = await undiciFetch(url, { headers, signal: AbortSignal.timeout(5000), dispatcher: benchTls });
   const body = await res.text();
   if (res.status < 200 || res.status > 299) {
     throw new Error(`probe ${url} answered ${res.status}: ${body.slice(0, 200)}`);
@@ -88,7 +93,7 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
       throw new Error(`${error.message} (log: ${logFile})`);
     });
     readyMs = performance.now() - spawnedAt;
-    url = `http://127.0.0.1:${ctx.port}${PATH}`;
+    url = launch.url ?? `http://127.0.0.1:${ctx.port}${PATH}`;
   }
   try {
     const headers = (await scenario.headers?.(ctx)) ?? {};
@@ -105,8 +110,9 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
       }
     }
     log(
-      `${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections (${loader})`,
+      `${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections (${scenario.protocol === 'h2' ? 'bench/h2-load.ts' : loader})`,
     );
+    const runLoad = scenario.protocol === 'h2' ? runH2Load : runHttp1Load;
     if (warmupS > 0) await runLoad({ url, connections, durationS: warmupS, headers });
     const cpuBefore = cpuSeconds(pid);
     const sampler = new RssSampler(pid);

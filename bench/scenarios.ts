@@ -5,8 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { makeLocalhostCertificate } from '../demo/tls.ts';
 import type { Fixtures } from './fixtures.ts';
 import { caddy, haproxy, nginx } from './native-proxies.ts';
+import { freePort } from './net.ts';
 import type { Placement } from './pin.ts';
 
 export interface BenchContext {
@@ -24,6 +26,8 @@ export interface Launch {
   args: string[];
   env?: Record<string, string>;
   readyUrl: string; // answers 200 once the process serves
+  /** The URL to load when it is not http://127.0.0.1:<port> (an HTTPS listener). */
+  url?: string;
 }
 
 type Headers = Record<string, string>;
@@ -42,6 +46,8 @@ export interface Scenario {
   fixedRate?: boolean;
   /** Cores the process under test may use (see pin.ts): one of its own by default. */
   placement?: Placement;
+  /** h2: loaded by bench/h2-load.ts (wrk and autocannon speak HTTP/1.1 only). */
+  protocol?: 'h2';
 }
 
 /** Every row requests this path; the gateway's route strips /api, the others pass it on. */
@@ -78,6 +84,9 @@ interface GatewayVariant {
   headers?: Scenario['headers'];
   fixedRate?: boolean;
   placement?: Placement;
+  /** Serve the route over TLS on a port of its own (plain HTTP stays for /ready). */
+  tls?: boolean;
+  protocol?: 'h2';
 }
 
 /** The gateway (real CLI) with a generated config: one route to the upstream, plus the variant. */
@@ -88,9 +97,12 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
     headers: variant.headers,
     fixedRate: variant.fixedRate,
     placement: variant.placement,
+    protocol: variant.protocol,
     launch: async (ctx) => {
+      const tlsPort = variant.tls ? await freePort() : undefined;
+      const tls = tlsPort === undefined ? undefined : benchCertificate(ctx, tlsPort);
       const config = {
-        server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s' },
+        server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s', ...(tls && { tls }) },
         admin: { host: '127.0.0.1', port: ctx.adminPort },
         log: { level: 'info', access_log: false },
         services: { upstream: { url: ctx.upstreamUrl } },
@@ -102,9 +114,16 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       return {
         args: [...GATEWAY_NODE_FLAGS, 'src/cli.ts', 'start', '--config', file],
         readyUrl: `http://127.0.0.1:${ctx.port}/ready`,
+        url: tlsPort === undefined ? undefined : `https://127.0.0.1:${tlsPort}${PATH}`,
       };
     },
   };
+}
+
+/** A localhost certificate made with openssl (as the demo's), and the tls section serving it on `port`. */
+function benchCertificate(ctx: BenchContext, port: number): Record<string, unknown> {
+  const { certFile, keyFile } = makeLocalhostCertificate(join(ctx.workDir, 'tls'));
+  return { port, certificates: [{ cert_file: certFile, key_file: keyFile }] };
 }
 
 // Limits far above what one machine can send: the limiter does all its bookkeeping but
@@ -177,6 +196,14 @@ export const SCENARIOS: Scenario[] = [
         ],
       }),
     },
+  ),
+  gateway('gateway https', 'plain route over HTTPS/1.1 (TLS on the gateway, ECDSA P-256, keep-alive)', {
+    tls: true,
+  }),
+  gateway(
+    'gateway h2',
+    'plain route over HTTP/2 with TLS; loaded by bench/h2-load.ts (node:http2, 10 streams per connection)',
+    { tls: true, protocol: 'h2' },
   ),
   gateway('gateway + access log', 'plain route with the JSON access log on (to a file)', {
     config: () => ({ log: { level: 'info', access_log: true } }),

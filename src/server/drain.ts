@@ -12,7 +12,9 @@
 //   client idle that long has nothing in flight. Under heavy load a client's next
 //   request can take tens of milliseconds to arrive, hence a grace in seconds' scale.
 import { Server as NetServer, type Socket } from 'node:net';
-import type { PublicListener } from './tls-listener.ts';
+
+/** Any public listener: plain, TLS or HTTP/2 (structural, so this file imports none of them). */
+type Listener = NetServer & { closeIdleConnections(): void };
 
 export const DEFAULT_IDLE_GRACE_MS = 1000;
 /** Emitted on a public listener when its drain starts. */
@@ -45,7 +47,7 @@ export interface Draining {
  * Starts draining one public listener. An untracked one (HTTP/2, whose close() sends
  * GOAWAY) and a zero grace get the listener's own close and idle sweep.
  */
-export function drainListener(server: PublicListener, idleGraceMs: number): Draining {
+export function drainListener(server: Listener, idleGraceMs: number): Draining {
   // Connections the HTTP/1 sweep does not see (h2c sessions, server/h2c.ts) get GOAWAY now.
   server.emit(DRAIN_EVENT);
   const open = connections.get(server);
