@@ -453,6 +453,13 @@ export const routeSchema = z
         report(['remove', index], name);
       });
     }
+    if (route.redirect && route.websocket) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect'],
+        message: 'a redirect route answers every request itself: it cannot also tunnel WebSockets',
+      });
+    }
     if (route.rewrite && route.strip_prefix) {
       ctx.addIssue({
         code: 'custom',
