@@ -106,7 +106,7 @@ export class GatewayMetrics {
     });
     this.#retries = new Counter({
       name: 'gatehouse_retries_total',
-      help: 'Retries of routes with a retries section, by route and result (retried, or budget_exhausted when the retry budget refused one).',
+      help: 'Retries by route and result: retried (each extra attempt, the failover after a connection failure included) or budget_exhausted (a retry the route budget refused).',
       labelNames: ['route', 'result'],
       registers,
     });
