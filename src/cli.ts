@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { adminExposureWarning } from './admin/exposure.ts';
+import { hashKey } from './auth/api-keys.ts';
 import { ConfigError, formatProblem } from './config/load.ts';
 import { configJsonSchema } from './config/schema.ts';
 import { startGateway } from './main.ts';
@@ -11,7 +12,8 @@ import { compileFile } from './runtime/compile.ts';
 const USAGE = `Usage:
   gatehouse start    [--config FILE]   run the gateway (default: $GATEHOUSE_CONFIG, then ./gateway.yaml)
   gatehouse validate [--config FILE]   check a config; print every error and exit 1 if any
-  gatehouse schema                     print the config's JSON Schema`;
+  gatehouse schema                     print the config's JSON Schema
+  gatehouse hash-key < KEY             print the SHA-256 (hex) of an API key read from stdin, for keys files`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<
@@ -41,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFile = parsed.values.config ?? process.env.GATEHOUSE_CONFIG ?? 'gateway.yaml';
   switch (command) {
+    case 'hash-key':
+      return hashKeyFromStdin();
     case 'schema':
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return 0;
@@ -52,6 +56,19 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command: ${command}\n${USAGE}\n`);
       return 2;
   }
+}
+
+/** The key is read whole from stdin; one trailing newline (what echo and editors add) is not part of it. */
+async function hashKeyFromStdin(): Promise<number> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  const key = text.replace(/\r?\n$/, '');
+  if (key === '') {
+    process.stderr.write('hash-key: no key on stdin\n');
+    return 1;
+  }
+  process.stdout.write(`${hashKey(key)}\n`);
+  return 0;
 }
 
 /** Runs the compile step start and reload run, so a file that passes here is one they accept. */

@@ -8,6 +8,8 @@
 export interface Identity {
   readonly userId: string;
   readonly roles: readonly string[];
+  /** A bucket of this identity's own (an API key consumer's rate_limit), on top of the route's. */
+  readonly rateLimit?: { readonly rate: number; readonly burst: number };
 }
 
 export const MAX_USER_ID_LENGTH = 256;

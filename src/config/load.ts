@@ -144,7 +144,7 @@ function valueAt(input: unknown, path: readonly (string | number)[]): unknown {
   return node;
 }
 
-function locate(
+export function locate(
   doc: Document,
   lines: LineCounter,
   overrides: readonly EnvOverride[],

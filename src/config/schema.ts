@@ -367,7 +367,7 @@ export const routeSchema = z
       .enum(['required', 'optional', 'none'])
       .optional()
       .describe(
-        'required when an auth section exists, else none. optional forwards the identity when a valid token is present.',
+        'required when an auth or api_keys section exists, else none. optional forwards the identity when a valid credential (bearer token or API key) is present.',
       ),
     methods: z
       .array(method)
@@ -422,6 +422,13 @@ export const routeSchema = z
       for (const name of Object.keys(transform.add)) report(['add', name], name);
       transform.remove.forEach((name, index) => {
         report(['remove', index], name);
+      });
+    }
+    if (route.redirect && route.websocket) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect'],
+        message: 'a redirect route answers every request itself: it cannot also tunnel WebSockets',
       });
     }
     if (route.rewrite && route.strip_prefix) {
@@ -725,6 +732,20 @@ const logSchema = z
   })
   .prefault({});
 
+const apiKeysSchema = z
+  .strictObject({
+    header: headerName.default('X-API-Key').describe('Request header that carries the API key.'),
+    keys_file: z
+      .string()
+      .min(1)
+      .describe(
+        'YAML file of the consumers (name, key_sha256, roles, rate_limit), relative to the config file; watched and reloaded on change.',
+      ),
+  })
+  .describe(
+    'API keys: a known key makes its consumer the identity. With an auth section too, auth: required accepts either credential.',
+  );
+
 const pluginSchema = z.strictObject({
   module: z
     .string()
@@ -776,6 +797,7 @@ export const configSchema = z
     auth: authSchema.optional(),
     rate_limit: rateLimitSchema.optional(),
     cors: corsSchema.optional(),
+    api_keys: apiKeysSchema.optional(),
     plugins: z
       .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'plugin names use letters, digits, - and _'), pluginSchema)
       .optional()
@@ -795,11 +817,11 @@ export const configSchema = z
               message: `no service named "${route.service}"`,
             });
           }
-          if ((route.auth === 'required' || route.auth === 'optional') && !config.auth) {
+          if ((route.auth === 'required' || route.auth === 'optional') && !config.auth && !config.api_keys) {
             ctx.addIssue({
               code: 'custom',
               path: ['routes', index, 'auth'],
-              message: `auth: ${route.auth} needs an auth section`,
+              message: `auth: ${route.auth} needs an auth or api_keys section`,
             });
           }
           route.split?.forEach((side, sideIndex) => {
@@ -821,10 +843,11 @@ export const configSchema = z
           }
           const problems = orderProblems({
             policies: route.policies,
-            authMode: route.auth ?? (config.auth ? 'required' : 'none'),
+            authMode: route.auth ?? (config.auth || config.api_keys ? 'required' : 'none'),
             roles: route.roles,
             rateLimitKey: route.rate_limit?.key,
             hasCors: config.cors !== undefined,
+            hasIpRules: (route.ip_allow?.length ?? 0) + (route.ip_deny?.length ?? 0) > 0,
             hasRateLimit: config.rate_limit !== undefined,
             pluginNames: pluginNamesOf(config.plugins),
           });
@@ -853,7 +876,7 @@ export const configSchema = z
 
 type CheckedRoute = Pick<
   RouteConfig,
-  'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies'
+  'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies' | 'ip_allow' | 'ip_deny'
 > &
   Partial<Pick<RouteConfig, 'match' | 'split' | 'request_headers' | 'response_headers'>>;
 
@@ -864,6 +887,7 @@ interface CrossCheckedConfig {
   readonly rate_limit?: unknown;
   readonly cors?: unknown;
   readonly plugins?: unknown;
+  readonly api_keys?: unknown;
 }
 
 function pluginNamesOf(plugins: unknown): string[] {
@@ -963,6 +987,7 @@ export type AuthConfig = z.output<typeof authSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
 export type PluginConfig = z.output<typeof pluginSchema>;
+export type ApiKeysConfig = z.output<typeof apiKeysSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

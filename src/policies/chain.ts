@@ -5,6 +5,7 @@
 // step, so a route without policies has a null chain and the runner is never called.
 // Whether an order is possible (roles after auth, a per-user limit after auth, every
 // name known) is checked by the config schema, so `validate` refuses it with its line.
+import type { ApiKeyStore } from '../auth/api-keys.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Config, RouteConfig } from '../config/schema.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
@@ -31,6 +32,7 @@ export interface ChainDeps {
   /** The CORS policy of the config (one for every route), or null without a cors section. */
   readonly cors: BuiltinPolicy | null;
   readonly authenticator: Authenticator | undefined;
+  readonly apiKeys: ApiKeyStore | undefined;
   readonly bucketStore: BucketStore | undefined;
   readonly plugins: ReadonlyMap<string, PluginPolicy>;
   readonly events: PolicyEvents;
@@ -73,14 +75,21 @@ function builtin(
       return createIpPolicy(route);
     case 'auth':
       return withHttpsCheck(
-        createRequireHttpsPolicy(config.auth),
-        createAuthPolicy(route.auth ?? (config.auth ? 'required' : 'none'), deps.authenticator),
+        createRequireHttpsPolicy(config.auth, [
+          'authorization',
+          ...(deps.apiKeys ? [deps.apiKeys.header] : []),
+        ]),
+        createAuthPolicy(
+          route.auth ?? (config.auth || config.api_keys ? 'required' : 'none'),
+          deps.authenticator,
+          deps.apiKeys,
+        ),
       );
     case 'roles':
       return createRolesPolicy(route.roles);
     case 'rate_limit':
       return config.rate_limit && deps.bucketStore
-        ? createRateLimitPolicy(route, config.rate_limit, deps.bucketStore)
+        ? createRateLimitPolicy(route, config.rate_limit, deps.bucketStore, deps.apiKeys !== undefined)
         : null;
   }
 }

@@ -2,8 +2,8 @@
 // config (so `validate` names the route and the line), before anything is built.
 // An order is refused when it could not mean what it says:
 // - a name that is neither a built-in nor a plugin of the plugins section, or twice;
-// - a built-in that applies to the route left out (cors with a cors section, auth on
-//   an auth route, roles when the route lists roles, rate_limit with a rate_limit
+// - a built-in that applies to the route left out (cors with a cors section, ip with
+//   ip_allow / ip_deny, auth on an auth route, roles when the route lists roles, rate_limit with a rate_limit
 //   section): leaving it out would silently switch it off;
 // - roles before auth, or roles without auth: the roles come from the identity;
 // - a rate limit keyed by user (route rate_limit.key: user) before auth or without it.
@@ -18,6 +18,7 @@ export interface OrderFacts {
   readonly roles: readonly string[] | undefined;
   readonly rateLimitKey: string | undefined;
   readonly hasCors: boolean;
+  readonly hasIpRules: boolean;
   readonly hasRateLimit: boolean;
   readonly pluginNames: readonly string[];
 }
@@ -56,6 +57,7 @@ export function orderProblems(facts: OrderFacts): OrderProblem[] {
 
   const applies: [string, boolean][] = [
     ['cors', facts.hasCors],
+    ['ip', facts.hasIpRules],
     ['auth', hasAuth],
     ['roles', facts.roles !== undefined],
     ['rate_limit', facts.hasRateLimit],

@@ -35,11 +35,16 @@ interface Scope {
   readonly policyHeader: string;
 }
 
-/** Null when no limit applies to this route (all scopes off). */
+/**
+ * Null when no limit applies to this route (all scopes off, and no identity limits).
+ * `identityLimits`: identities may carry a limit of their own (API key consumers'
+ * rate_limit): a fourth scope, key `k:<user id>`, taken in the same store call.
+ */
 export function createRateLimitPolicy(
   route: RouteConfig,
   config: RateLimitConfig,
   store: BucketStore,
+  identityLimits = false,
 ): Policy | null {
   const scopes: Scope[] = [];
   if (config.global > 0) scopes.push(scope('g', 'shared', config.global, config.global_burst));
@@ -50,7 +55,7 @@ export function createRateLimitPolicy(
     const burst = per_client_burst ?? Math.max(1, Math.round(2 * per_client));
     scopes.push(scope(`r:${route.host ?? ''}${route.path}:`, key ?? 'client', per_client, burst));
   }
-  if (scopes.length === 0) return null;
+  if (scopes.length === 0 && !identityLimits) return null;
 
   const limits: readonly BucketLimits[] = Object.freeze(scopes.map((s) => s.limits));
   const count = scopes.length;
@@ -61,7 +66,12 @@ export function createRateLimitPolicy(
     : Object.freeze(scopes.map((s) => s.key));
 
   const apply = (request: PolicyRequest, result: TakeResult): undefined => {
-    const shown = result.scope >= 0 ? scopes[result.scope] : undefined;
+    const shown =
+      result.scope < 0
+        ? undefined
+        : result.scope < count
+          ? scopes[result.scope]
+          : identityScope(request.identity!.rateLimit!);
     if (shown !== undefined) {
       request.setResponseHeader('ratelimit-limit', shown.limitHeader);
       request.setResponseHeader('ratelimit-remaining', String(result.remaining));
@@ -90,10 +100,29 @@ export function createRateLimitPolicy(
       }
       keys = built;
     }
-    const result = store.take(keys, limits);
+    let scopeLimits = limits;
+    const own = identityLimits ? request.identity?.rateLimit : undefined;
+    if (own !== undefined) {
+      keys = [...keys, `k:${request.identity!.userId}`];
+      scopeLimits = [...limits, own];
+    }
+    const result = store.take(keys, scopeLimits);
     if (result instanceof Promise) return result.then((settled) => apply(request, settled));
     return apply(request, result);
   };
+}
+
+// One Scope per identity limit, made once: identities are long-lived (cached, or the
+// keys file's consumers), so this is a lookup, not an allocation per request.
+const identityScopes = new WeakMap<object, Scope>();
+
+function identityScope(limits: { readonly rate: number; readonly burst: number }): Scope {
+  let found = identityScopes.get(limits);
+  if (found === undefined) {
+    found = scope('k:', 'user', limits.rate, limits.burst);
+    identityScopes.set(limits, found);
+  }
+  return found;
 }
 
 function scope(key: string, keyBy: KeyBy, rate: number, burst: number): Scope {

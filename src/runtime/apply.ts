@@ -17,7 +17,7 @@ import type { RuntimeHolder } from './holder.ts';
 import type { GatewayRegistry } from './registry.ts';
 
 export function apply(plan: Plan, registry: GatewayRegistry, holder: RuntimeHolder): Runtime {
-  const components = registry.componentsFor(plan.config, plan.tls);
+  const components = registry.componentsFor(plan.config, plan.tls, plan.apiKeys);
   const runtime = buildRuntime(plan, components);
   holder.swap(runtime, components.retire);
   return runtime;

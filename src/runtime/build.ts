@@ -48,9 +48,16 @@ export interface Runtime {
 
 export function buildRuntime(plan: Plan, components: Components): Runtime {
   const { config } = plan;
-  const { pools, authenticator, bucketStore, policyEvents } = components;
+  const { pools, authenticator, bucketStore, apiKeys, policyEvents } = components;
   const cors = createCorsPolicy(config.cors);
-  const chainDeps = { cors, authenticator, bucketStore, plugins: plan.plugins, events: policyEvents };
+  const chainDeps = {
+    cors,
+    authenticator,
+    apiKeys,
+    bucketStore,
+    plugins: plan.plugins,
+    events: policyEvents,
+  };
 
   const compile = (route: RouteConfig): CompiledRoute => {
     return Object.freeze({
@@ -81,7 +88,11 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
     resolveClientIp: plan.resolveClientIp,
     trustsPeer: plan.trustsPeer,
     resolveScheme: createSchemeResolver(plan.trustsPeer),
-    identityNames: new Set([userIdHeader.toLowerCase(), rolesHeader.toLowerCase()]),
+    // The API key header is listed with them: the gateway consumes the key, so no client
+    // copy goes upstream, and no policy may set one.
+    identityNames: new Set(
+      [userIdHeader, rolesHeader, ...(apiKeys ? [apiKeys.header] : [])].map((name) => name.toLowerCase()),
+    ),
     userIdHeader,
     rolesHeader,
   });

@@ -8,6 +8,7 @@
 // `gatehouse validate`, start and reload all go through compileFile(), so a file that
 // validates is a file that start and reload accept.
 import { dirname, resolve } from 'node:path';
+import { type CompiledApiKeys, compileApiKeys } from '../auth/api-keys-compile.ts';
 import { staticKey } from '../auth/static-key.ts';
 import {
   ConfigError,
@@ -36,6 +37,8 @@ export interface Plan {
   readonly trustsPeer: (peer: string) => boolean;
   /** The plugins' policies, created from their modules and options, by name. */
   readonly plugins: ReadonlyMap<string, PluginPolicy>;
+  /** The api_keys section with its keys file read and checked; undefined without one. */
+  readonly apiKeys: CompiledApiKeys | undefined;
 }
 
 /** Where a compile step reports what is wrong; compile adds the line and throws them all together. */
@@ -79,6 +82,7 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
   await checkAuthKey(config, problems);
   await checkRedisUrl(config, problems);
   const plugins = await compilePlugins(config, problems, dirname(resolve(source.file)));
+  const apiKeys = compileApiKeys(config, problems, source.file);
   const tls = compileTls(config, problems);
 
   if (found.length > 0) throw new ConfigError(source.file, found);
@@ -88,6 +92,7 @@ export async function compile(config: Config, source: ConfigSource = inlineSourc
     // The entries were checked above: this can no longer throw.
     trustsPeer: createCidrList(config.server.trusted_proxies, 'server.trusted_proxies'),
     plugins,
+    apiKeys,
     tls: tls.material,
     tlsWarnings: tls.warnings.map((warning) => ({ ...warning, ...source.locate(pathOf(warning.path)) })),
   });

@@ -6,6 +6,8 @@
 // runs once the last request pinned to the old snapshot has ended.
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
+import { type ApiKeyStore, createApiKeyStore } from '../auth/api-keys.ts';
+import type { CompiledApiKeys } from '../auth/api-keys-compile.ts';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
@@ -33,6 +35,8 @@ export interface Components {
   readonly pools: ReadonlyMap<string, ServicePool>;
   readonly authenticator: Authenticator | undefined;
   readonly bucketStore: BucketStore | undefined;
+  /** The API keys in force (watched keys file); undefined without an api_keys section. */
+  readonly apiKeys: ApiKeyStore | undefined;
   readonly policyEvents: PolicyEvents;
   /** Closes the components the new snapshot no longer uses; run once the old snapshot is released. */
   readonly retire: () => void;
@@ -50,6 +54,7 @@ export class GatewayRegistry {
   readonly #metrics: () => GatewayMetrics | undefined;
   #authenticator: Held<Authenticator> | undefined;
   #bucketStore: Held<BucketStore> | undefined;
+  #apiKeys: Held<ApiKeyStore> | undefined;
   #closed = false;
   /** Replaced components being closed. */
   readonly #retiring = new Set<Promise<void>>();
@@ -80,7 +85,7 @@ export class GatewayRegistry {
    * ones replaced, so a throw (a bug: compile has run every check) changes nothing.
    * The upstream registry goes last; it cannot fail on a compiled config.
    */
-  componentsFor(config: Config, tls?: TlsMaterial): Components {
+  componentsFor(config: Config, tls?: TlsMaterial, apiKeysPlan?: CompiledApiKeys): Components {
     // A reload that arrives while the gateway stops would create what nobody closes.
     if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
@@ -94,6 +99,12 @@ export class GatewayRegistry {
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
       this.#createBucketStore(config.rate_limit as RateLimitConfig),
     );
+    const keysSettings = apiKeysPlan && { file: apiKeysPlan.file, header: apiKeysPlan.header };
+    const apiKeys = this.#reuseOrCreate(this.#apiKeys, keysSettings, (settings) =>
+      createApiKeyStore(settings.file, settings.header, apiKeysPlan!.keys, {
+        logger: this.#logger.child({ component: 'api_keys' }),
+      }),
+    );
     const pools = this.upstreams.sync(config.services, (retire) => replaced.push(retire), tls?.services);
 
     if (authenticator !== this.#authenticator) {
@@ -106,10 +117,19 @@ export class GatewayRegistry {
       if (old) replaced.push(() => this.#close(old));
       this.#bucketStore = bucketStore;
     }
+    if (apiKeys !== this.#apiKeys) {
+      const old = this.#apiKeys?.value;
+      if (old) replaced.push(() => this.#close(old));
+      this.#apiKeys = apiKeys;
+    } else if (apiKeys && apiKeysPlan) {
+      // The same file: a config reload read it again, so its current content is in force now.
+      apiKeys.value.replace(apiKeysPlan.keys);
+    }
     return {
       pools,
       authenticator: authenticator?.value,
       bucketStore: bucketStore?.value,
+      apiKeys: apiKeys?.value,
       policyEvents: this.policyEvents,
       retire: () => {
         for (const retire of replaced) retire();
@@ -123,6 +143,7 @@ export class GatewayRegistry {
       this.upstreams.close(),
       this.#authenticator?.value.close(),
       this.#bucketStore?.value.close(),
+      this.#apiKeys?.value.close(),
       ...this.#retiring,
     ]);
   }

@@ -12,7 +12,9 @@
 //   client idle that long has nothing in flight. Under heavy load a client's next
 //   request can take tens of milliseconds to arrive, hence a grace in seconds' scale.
 import { Server as NetServer, type Socket } from 'node:net';
-import type { PublicListener } from './tls-listener.ts';
+
+/** Any public listener: plain, TLS or HTTP/2 (structural, so this file imports none of them). */
+type Listener = NetServer & { closeIdleConnections(): void };
 
 export const DEFAULT_IDLE_GRACE_MS = 1000;
 /** How often idle connections are looked at. */
@@ -43,7 +45,7 @@ export interface Draining {
  * Starts draining one public listener. An untracked one (HTTP/2, whose close() sends
  * GOAWAY) and a zero grace get the listener's own close and idle sweep.
  */
-export function drainListener(server: PublicListener, idleGraceMs: number): Draining {
+export function drainListener(server: Listener, idleGraceMs: number): Draining {
   const open = connections.get(server);
   if (open === undefined || idleGraceMs <= 0) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

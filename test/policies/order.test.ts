@@ -89,3 +89,17 @@ test('a per-user rate limit before auth, or without required auth, is refused', 
     [],
   );
 });
+
+test('ip rules must be listed when the route has them', () => {
+  const [problem] = problemsOf(
+    '  - { path: /a, service: api, ip_allow: [10.0.0.0/8], policies: [cors, auth, rate_limit] }\n',
+  );
+  assert.equal(problem.path, 'routes.0.policies');
+  assert.match(problem.message, /^ip applies to this route/);
+  assert.deepEqual(
+    problemsOf(
+      '  - { path: /a, service: api, ip_allow: [10.0.0.0/8], policies: [ip, cors, auth, rate_limit] }\n',
+    ),
+    [],
+  );
+});
