@@ -2,7 +2,8 @@
 // (prior knowledge on the plain listener) to the gateway and h2c to the instance.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
+import { metricValue, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   echoClient,
   grpc,
@@ -171,6 +172,46 @@ describe('gRPC over h2c', () => {
     assert.ok(performance.now() - started < 2500, 'well before the upstream would have answered');
   });
 
+  it('streams 10,000 messages with backpressure reaching the upstream', async () => {
+    const call = client.ServerStream({ count: 10_000, size: 1000 });
+    let received = 0;
+    let ok = true;
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (msg: Msg) => {
+        if (ok && !msg.payload.equals(patterned(received, 1000))) ok = false;
+        received++;
+        if (received === 1) {
+          // A client that stops reading: the upstream must stop being able to write.
+          call.pause();
+          setTimeout(() => {
+            stalled = upstream.streamed.written;
+            call.resume();
+          }, 500);
+        }
+      });
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    let stalled = -1;
+    await done;
+    assert.equal(received, 10_000);
+    assert.ok(ok, 'every message arrived intact and in order');
+    assert.ok(
+      stalled > 0 && stalled < 5000,
+      `the upstream had written ${stalled} of 10000 while the client paused`,
+    );
+  });
+
+  it('counts calls by grpc-status', async () => {
+    await unary(client, { text: 'not-found' });
+    assert.ok(
+      (await metricValue(gw, 'gatehouse_grpc_responses_total', { route: ROUTE, grpc_status: '5' })) >= 1,
+    );
+    assert.ok(
+      (await metricValue(gw, 'gatehouse_grpc_responses_total', { route: ROUTE, grpc_status: '0' })) >= 1,
+    );
+  });
+
   it('logs the gRPC method and status', async () => {
     await unary(client, { text: 'log-me' });
     const line = gw
@@ -179,5 +220,108 @@ describe('gRPC over h2c', () => {
     assert.ok(line, 'an access-log line names the method');
     assert.equal(line.grpc_status, 0);
     assert.equal(line.http_version, '2.0');
+  });
+});
+
+describe('gRPC policies: gateway errors as statuses the client decodes', () => {
+  let upstream: TestGrpcServer;
+  let stub: AuthStub;
+  let gw: TestGateway;
+  // biome-ignore lint/suspicious/noExplicitAny: grpc-js client
+  let client: any;
+
+  before(async () => {
+    [upstream, stub] = await Promise.all([
+      startGrpcServer({
+        unary(call, callback) {
+          callback(null, {
+            payload: Buffer.alloc(0),
+            text: JSON.stringify({
+              user: call.metadata.get('x-user-id'),
+              roles: call.metadata.get('x-user-roles'),
+            }),
+          });
+        },
+      }),
+      startAuthStub({ tokens: { good: { user_id: 'u-7', roles: ['reader', 'ops'] } } }),
+    ]);
+    gw = await startTestGateway({
+      services: { echo: { url: upstream.url, http2: true } },
+      auth: { mode: 'remote', verify_url: stub.verifyUrl },
+      rate_limit: { global: 0, per_client: 0.01, per_client_burst: 2 },
+      routes: [{ path: ROUTE, service: 'echo', grpc: true, auth: 'required' }],
+    });
+    client = echoClient(hostPort(gw.url));
+  });
+
+  after(async () => {
+    client?.close();
+    await gw?.close();
+    await Promise.all([upstream?.close(), stub?.close()]);
+  });
+
+  it('answers a missing token UNAUTHENTICATED, then identity reaches the upstream, then RESOURCE_EXHAUSTED', async () => {
+    const anonymous = await unary(client, { text: 'x' });
+    assert.equal(anonymous.error?.code, grpc.status.UNAUTHENTICATED);
+    assert.match(anonymous.error?.details ?? '', /request id/);
+
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer good');
+    const first = await unary(client, { text: 'x' }, { metadata });
+    assert.equal(first.error, undefined);
+    assert.deepEqual(JSON.parse(first.response!.text), { user: ['u-7'], roles: ['reader,ops'] });
+
+    await unary(client, { text: 'x' }, { metadata });
+    const limited = await unary(client, { text: 'x' }, { metadata });
+    assert.equal(limited.error?.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.ok(limited.error?.metadata.get('retry-after').length === 1, 'Retry-After goes with the status');
+  });
+});
+
+describe('gRPC health checks', () => {
+  let upstream: TestGrpcServer;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startGrpcServer();
+    gw = await startTestGateway({
+      services: {
+        echo: {
+          url: upstream.url,
+          http2: true,
+          health_check: { type: 'grpc', interval: '100ms', timeout: '1s', retries: 1, max_backoff: '200ms' },
+        },
+      },
+      routes: [{ path: ROUTE, service: 'echo', grpc: true }],
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  async function upValue(): Promise<number> {
+    return metricValue(gw, 'gatehouse_upstream_up', { service: 'echo', instance: upstream.url });
+  }
+
+  async function waitFor(expected: number): Promise<void> {
+    for (let i = 0; i < 100 && (await upValue()) !== expected; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await upValue(), expected);
+  }
+
+  it('takes an instance out when it stops SERVING and back when it serves again', async () => {
+    await waitFor(1);
+    upstream.health.serving = false;
+    await waitFor(0);
+    const client = echoClient(hostPort(gw.url));
+    const { error } = await unary(client, { text: 'x' });
+    assert.equal(error?.code, grpc.status.UNAVAILABLE);
+    upstream.health.serving = true;
+    await waitFor(1);
+    const ok = await unary(client, { text: 'back' });
+    assert.equal(ok.response?.text, 'back');
+    client.close();
   });
 });

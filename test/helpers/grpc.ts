@@ -23,6 +23,10 @@ export interface EchoBehaviour {
 
 export interface TestGrpcServer {
   readonly port: number;
+  /** What grpc.health.v1.Health/Check answers: SERVING (1) while true, NOT_SERVING (2) after. */
+  health: { serving: boolean };
+  /** Messages the ServerStream echo has handed to grpc-js so far (backpressure shows here). */
+  readonly streamed: { written: number };
   readonly url: string;
   /** Metadata of every call, in order. */
   readonly metadata: grpc.Metadata[];
@@ -37,6 +41,27 @@ export const EchoService = loaded.gatehouse.test.Echo;
 export async function startGrpcServer(behaviour: EchoBehaviour = {}): Promise<TestGrpcServer> {
   const server = new grpc.Server();
   const metadata: grpc.Metadata[] = [];
+  const health = { serving: true };
+  const streamed = { written: 0 };
+  const raw = (b: Buffer) => b;
+  server.addService(
+    {
+      Check: {
+        path: '/grpc.health.v1.Health/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    {
+      Check(_call: AnyCall, callback: grpc.sendUnaryData<Buffer>) {
+        callback(null, Buffer.from([0x08, health.serving ? 1 : 2]));
+      },
+    },
+  );
   server.addService(EchoService.service, {
     Unary(call: AnyCall, callback: grpc.sendUnaryData<Msg>) {
       metadata.push(call.metadata);
@@ -46,7 +71,7 @@ export async function startGrpcServer(behaviour: EchoBehaviour = {}): Promise<Te
     ServerStream(call: AnyCall) {
       metadata.push(call.metadata);
       if (behaviour.serverStream) return behaviour.serverStream(call);
-      writeStream(call, call.request.count, call.request.size);
+      writeStream(call, call.request.count, call.request.size, streamed);
     },
     ClientStream(call: AnyCall, callback: grpc.sendUnaryData<Msg>) {
       metadata.push(call.metadata);
@@ -73,6 +98,8 @@ export async function startGrpcServer(behaviour: EchoBehaviour = {}): Promise<Te
     port,
     url: `http://127.0.0.1:${port}`,
     metadata,
+    health,
+    streamed,
     server,
     close: () =>
       new Promise((resolve) => {
@@ -83,12 +110,14 @@ export async function startGrpcServer(behaviour: EchoBehaviour = {}): Promise<Te
 }
 
 /** Writes `count` messages of `size` bytes each (byte i of message n is (n + i) % 251), honouring backpressure. */
-function writeStream(call: AnyCall, count: number, size: number): void {
+function writeStream(call: AnyCall, count: number, size: number, streamed: { written: number }): void {
   let n = 0;
+  streamed.written = 0;
   const next = () => {
     while (n < count) {
       const ok = call.write({ payload: patterned(n, size), text: String(n) });
       n++;
+      streamed.written = n;
       if (!ok) {
         call.once('drain', next);
         return;
