@@ -1,6 +1,6 @@
 // The auth step of a route's chain, against the real stub auth service.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, test } from 'node:test';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { type Authenticator, createAuthenticator } from '../../src/auth/authenticator.ts';
 import { GatewayError } from '../../src/errors.ts';
 import { createAuthPolicy, isSafeHeaderValue } from '../../src/policies/auth.ts';
@@ -16,6 +16,15 @@ let authenticator: Authenticator;
 before(async () => {
   stub = await startAuthStub();
   stub.addToken('good', { user_id: 'alice', roles: ['admin'] });
+});
+after(async () => {
+  await stub.close();
+});
+// A fresh authenticator per test: its breaker and cache must not carry one test's
+// failures (an auth service left down or erroring) into the next.
+beforeEach(async () => {
+  await stub.setMode('normal');
+  stub.resetCalls();
   authenticator = createAuthenticator(
     authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '500ms' }),
     {
@@ -24,13 +33,8 @@ before(async () => {
     },
   );
 });
-after(async () => {
+afterEach(async () => {
   await authenticator.close();
-  await stub.close();
-});
-beforeEach(async () => {
-  await stub.setMode('normal');
-  stub.resetCalls();
 });
 
 function context(headers: Record<string, string>): TestRequest {

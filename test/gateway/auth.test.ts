@@ -168,7 +168,13 @@ describe('remote mode through the gateway', () => {
       assert.equal(upstream.requests.length, before);
     });
 
-    test('a token the auth service refuses (401 or 403): 401 invalid_token, upstream never called, refusal cached', async () => {
+    test('a token the auth service refuses (401 or 403): 401 invalid_token, upstream never called, refusal cached', async (t) => {
+      // Its own gateway with a timeout no loaded machine reaches: the call count below
+      // must count verify answers, not retries after an attempt cut at 200 ms.
+      const gw = await startTestGateway(
+        gatewayConfig({ timeout: '10s', retries: RETRIES, circuit_breaker: { min_requests: 1000 } }),
+      );
+      t.after(() => gw.close());
       const before = upstream.requests.length;
       const forbidden = newToken({ error: 'suspended' }, 403);
       for (const token of ['unknown-token', forbidden]) {

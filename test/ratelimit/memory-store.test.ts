@@ -57,20 +57,21 @@ test('an idle bucket disappears once it would be full again', () => {
   assert.equal(store.take(['c:a'], tight).remaining, 1, 'a forgotten bucket is a full bucket');
 });
 
-test('a million distinct clients keep the store at max_clients, quickly', () => {
+// No timing assertion here: a loaded machine makes any bound flaky and a quiet one makes
+// it meaningless; the speed of take() is measured by the benchmark. Ten times the bound
+// in distinct clients is enough to prove eviction keeps the store at max_clients.
+test('ten times max_clients distinct clients keep the store at max_clients', () => {
   const { clock, advance } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 10_000, clock });
   const limits = [{ rate: 10, burst: 20 }];
-  const started = performance.now();
-  for (let i = 0; i < 1_000_000; i++) {
+  const clients = 100_000;
+  for (let i = 0; i < clients; i++) {
     store.take([`c:ip:10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], limits);
     if ((i & 1023) === 0) advance(1);
   }
-  const elapsed = performance.now() - started;
   assert.equal(store.size, 10_000);
-  assert.ok(elapsed < 10_000, `took ${Math.round(elapsed)} ms`);
   // The most recent clients are still limited (the bound evicts the oldest only).
-  const key = 'c:ip:10.15.66.63'; // i = 999_999
+  const key = 'c:ip:10.1.134.159'; // i = 99_999
   const d = store.take([key], limits);
   assert.equal(d.remaining, 18);
 });

@@ -50,9 +50,11 @@ test('decides like takeToken: burst, refusal, tightest scope, keys with prefix a
   if (!requireRedis(t)) return;
   const redis = await sharedRedis();
   const store = await connectedStore(redis.url, { keyPrefix: 'gatehouse:rl:' });
+  // Slow refills (a token per 10 s, per 100 s) so that no token comes back and no key
+  // expires between the takes and the checks, however slowly a loaded machine runs them.
   const limits = [
-    { rate: 100, burst: 200 },
-    { rate: 10, burst: 3 },
+    { rate: 0.1, burst: 200 },
+    { rate: 0.01, burst: 3 },
   ];
   const results: TakeResult[] = [];
   for (let i = 0; i < 4; i++) results.push(await store.take(['g', 'c:ip:1.2.3.4'], limits));
@@ -66,8 +68,8 @@ test('decides like takeToken: burst, refusal, tightest scope, keys with prefix a
     ],
   );
   const refused = results[3];
-  assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 100, `retry ${refused.retryAfterMs}`);
-  assert.ok(refused.resetMs > 200 && refused.resetMs <= 300, `reset ${refused.resetMs}`);
+  assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 100_000, `retry ${refused.retryAfterMs}`);
+  assert.ok(refused.resetMs > 200_000 && refused.resetMs <= 300_000, `reset ${refused.resetMs}`);
 
   const raw = new Redis(redis.url);
   try {
@@ -76,15 +78,24 @@ test('decides like takeToken: burst, refusal, tightest scope, keys with prefix a
       'gatehouse:rl:g',
     ]);
     const ttl = await raw.pttl('gatehouse:rl:c:ip:1.2.3.4');
-    assert.ok(ttl > 0 && ttl <= 300, `client bucket expires when full again (pttl ${ttl})`);
+    assert.ok(ttl > 200_000 && ttl <= 300_000, `client bucket expires when full again (pttl ${ttl})`);
     const globalTtl = await raw.pttl('gatehouse:rl:g');
-    assert.ok(globalTtl > 0 && globalTtl <= 30, `pttl ${globalTtl}`);
+    assert.ok(globalTtl > 20_000 && globalTtl <= 30_000, `pttl ${globalTtl}`);
   } finally {
     raw.disconnect();
   }
-  // Tokens come back with time (Redis's clock).
-  await delay(120);
-  assert.equal((await store.take(['g', 'c:ip:1.2.3.4'], limits)).allowed, true);
+  // Tokens come back with time (Redis's clock): empty a fast bucket, wait the
+  // Retry-After it reports, and the next take is admitted.
+  const fast = [{ rate: 10, burst: 1 }];
+  let empty: TakeResult | undefined;
+  for (let i = 0; i < 50 && !empty; i++) {
+    const taken = await store.take(['c:refill'], fast);
+    if (!taken.allowed) empty = taken;
+  }
+  assert.ok(empty, 'the fast bucket refuses once emptied');
+  assert.ok(empty.retryAfterMs > 0 && empty.retryAfterMs <= 100, `retry ${empty.retryAfterMs}`);
+  await delay(empty.retryAfterMs + 20);
+  assert.equal((await store.take(['c:refill'], fast)).allowed, true);
 });
 
 test('a refused request takes nothing from the other buckets', async (t) => {
