@@ -18,6 +18,7 @@ export class Fixtures {
   readonly #workDir: string;
   #auth?: Promise<AuthFixture>;
   #redis?: Promise<string>;
+  #otlpSink?: Promise<string>;
 
   constructor(root: string, workDir: string) {
     this.#root = root;
@@ -33,6 +34,25 @@ export class Fixtures {
   redis(): Promise<string> {
     this.#redis ??= this.#startRedis();
     return this.#redis;
+  }
+
+  /** The base URL of an OTLP/HTTP sink (bench/otlp-sink.ts) for tracing.otlp_endpoint. */
+  otlpSink(): Promise<string> {
+    this.#otlpSink ??= this.#startOtlpSink();
+    return this.#otlpSink;
+  }
+
+  async #startOtlpSink(): Promise<string> {
+    const port = await freePort();
+    const [command, args] = pinned('others', process.execPath, ['bench/otlp-sink.ts']);
+    const child = startProcess('otlp sink', command, args, {
+      env: { PORT: String(port) },
+      logFile: join(this.#workDir, 'otlp-sink.log'),
+      cwd: this.#root,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForListening(port, child);
+    return url;
   }
 
   async #startAuth(): Promise<AuthFixture> {
@@ -70,6 +90,23 @@ export class Fixtures {
     await waitForPong(port, child);
     return `redis://127.0.0.1:${port}`;
   }
+}
+
+async function waitForListening(port: number, child: Child, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(child)) throw new Error('the OTLP sink exited at start');
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error('the OTLP sink did not listen in time');
 }
 
 async function waitForPong(port: number, child: Child, timeoutMs = 10_000): Promise<void> {

@@ -242,6 +242,21 @@ export const SCENARIOS: Scenario[] = [
     'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
     { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
   ),
+  // Tracing's cost, three rows in one run (BENCH_ONLY=tracing): the plain route without
+  // tracing, then every request traced (a server span, one per attempt) and one in a
+  // hundred, exported to a local OTLP/HTTP sink.
+  gateway('gateway, tracing off', 'the plain route, no tracing section: the baseline of the tracing rows'),
+  ...[1, 0.01].map((ratio) =>
+    gateway(
+      `gateway + tracing ${ratio}`,
+      `the plain route with tracing.sample_ratio ${ratio}: OTLP/HTTP export to a local sink, batched`,
+      {
+        config: async (ctx) => ({
+          tracing: { otlp_endpoint: await ctx.fixtures.otlpSink(), sample_ratio: ratio },
+        }),
+      },
+    ),
+  ),
   // The same chain on every core: both rows may use all cores (no pinning), so they
   // compare like with like; on this machine the loader and the upstream share them.
   ...[1, 2].map((workers) =>

@@ -125,7 +125,17 @@ export const circuitBreakerSchema = z
 
 const healthCheckSchema = z
   .strictObject({
+    type: z
+      .enum(['http', 'grpc'])
+      .default('http')
+      .describe(
+        'http: GET path, 2xx/3xx passes. grpc: grpc.health.v1.Health/Check over HTTP/2 (needs http2: true), SERVING passes.',
+      ),
     path: z.string().startsWith('/').default('/health').describe('Path probed with GET on every instance.'),
+    grpc_service: z
+      .string()
+      .default('')
+      .describe('With type: grpc, the service name asked about ("" is the server as a whole).'),
     interval: duration('30s', 'Time between probes of a healthy instance.'),
     timeout: duration('5s', 'Deadline of one probe.'),
     retries: positiveInt
@@ -193,8 +203,21 @@ export const serviceSchema = z
       .boolean()
       .default(false)
       .describe("Send the client's Host header upstream instead of the instance's host:port."),
+    http2: z
+      .boolean()
+      .default(false)
+      .describe(
+        'HTTP/2 to the instances, one multiplexed session each: ALPN h2 on https, prior knowledge (h2c) on http. Needed by grpc routes.',
+      ),
   })
   .superRefine((service, ctx) => {
+    if (service.health_check?.type === 'grpc' && !service.http2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['health_check', 'type'],
+        message: 'a grpc health check needs http2: true on the service',
+      });
+    }
     const listed = service.urls ?? service.instances?.map((instance) => instance.url) ?? [];
     const origins = listed.filter((url) => URL.canParse(url)).map((url) => new URL(url).origin);
     const repeated = origins.find((origin, index) => origins.indexOf(origin) !== index);
@@ -383,6 +406,12 @@ export const routeSchema = z
       .boolean()
       .default(false)
       .describe('Tunnel Upgrade: websocket requests to the upstream after the policies pass.'),
+    grpc: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Proxy gRPC over HTTP/2 end to end (trailers, streaming, grpc-timeout); the gateway's own errors become gRPC statuses. The service needs http2: true.",
+      ),
     rate_limit: routeRateLimitSchema.optional(),
     roles: z
       .array(z.string().min(1))
@@ -422,6 +451,13 @@ export const routeSchema = z
       for (const name of Object.keys(transform.add)) report(['add', name], name);
       transform.remove.forEach((name, index) => {
         report(['remove', index], name);
+      });
+    }
+    if (route.redirect && route.websocket) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect'],
+        message: 'a redirect route answers every request itself: it cannot also tunnel WebSockets',
       });
     }
     if (route.rewrite && route.strip_prefix) {
@@ -826,6 +862,7 @@ export const configSchema = z
               });
             }
           });
+          checkGrpcRoute(config, route, index, ctx);
           checkIdentityTransforms(config, route, index, ctx);
           if (route.rate_limit && !config.rate_limit) {
             ctx.addIssue({
@@ -871,7 +908,35 @@ type CheckedRoute = Pick<
   RouteConfig,
   'path' | 'service' | 'auth' | 'rate_limit' | 'host' | 'roles' | 'policies' | 'ip_allow' | 'ip_deny'
 > &
-  Partial<Pick<RouteConfig, 'match' | 'split' | 'request_headers' | 'response_headers'>>;
+  Partial<
+    Pick<
+      RouteConfig,
+      'match' | 'split' | 'request_headers' | 'response_headers' | 'grpc' | 'websocket' | 'redirect'
+    >
+  >;
+
+/** gRPC needs HTTP/2 to every service the route may send to, and is neither a tunnel nor a redirect. */
+function checkGrpcRoute(config: CrossCheckedConfig, route: CheckedRoute, index: number, ctx: Issues): void {
+  if (route.grpc !== true) return;
+  const names = route.split ? route.split.map((side) => side?.service) : [route.service];
+  for (const name of names) {
+    const service = typeof name === 'string' ? config.services[name] : undefined;
+    if (service !== undefined && (service as { http2?: unknown }).http2 !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes', index, 'grpc'],
+        message: `grpc: true needs http2: true on service "${name}"`,
+      });
+    }
+  }
+  if (route.websocket === true || route.redirect !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['routes', index, 'grpc'],
+      message: 'a grpc route can be neither a websocket nor a redirect route',
+    });
+  }
+}
 
 interface CrossCheckedConfig {
   readonly services: Readonly<Record<string, unknown>>;

@@ -71,6 +71,11 @@ export class AccessLog {
     if (state.clientCertSubject !== undefined)
       line += `,"client_cert_subject":${jsonString(state.clientCertSubject)}`;
     if (state.reason !== undefined) line += `,"reason":${jsonString(state.reason)}`;
+    if (state.matchedRoute?.grpc === true) {
+      // The path is the gRPC method (/package.Service/Method); the status may be absent on a cut stream.
+      line += `,"grpc_method":${jsonString(state.path)}`;
+      if (state.grpcStatus !== undefined) line += `,"grpc_status":${state.grpcStatus}`;
+    }
     if (websocket) line += ',"websocket":true';
     return `${line},"msg":"request"}\n`;
   }

@@ -41,6 +41,7 @@ export class GatewayMetrics {
   readonly #authCalls: Counter<'result'>;
   readonly #retries: Counter<'route' | 'result'>;
   readonly #splits: Counter<'route' | 'service' | 'status'>;
+  readonly #grpcResponses: Counter<'route' | 'grpc_status'>;
   readonly #spans: Counter<'outcome'>;
   readonly #routes = new Map<string, RouteChildren>();
   readonly #policyRejections: Counter<'route' | 'policy' | 'code'>;
@@ -105,7 +106,7 @@ export class GatewayMetrics {
     });
     this.#retries = new Counter({
       name: 'gatehouse_retries_total',
-      help: 'Retries of routes with a retries section, by route and result (retried, or budget_exhausted when the retry budget refused one).',
+      help: 'Retries by route and result: retried (each extra attempt, the failover after a connection failure included) or budget_exhausted (a retry the route budget refused).',
       labelNames: ['route', 'result'],
       registers,
     });
@@ -113,6 +114,12 @@ export class GatewayMetrics {
       name: 'gatehouse_split_requests_total',
       help: 'Requests of split routes, by route, the service the split chose, and status.',
       labelNames: ['route', 'service', 'status'],
+      registers,
+    });
+    this.#grpcResponses = new Counter({
+      name: 'gatehouse_grpc_responses_total',
+      help: 'gRPC calls on grpc routes by route and the grpc-status the client got (the upstream\'s or the gateway\'s own); "none" when the call ended without one.',
+      labelNames: ['route', 'grpc_status'],
       registers,
     });
     this.#spans = new Counter({
@@ -195,6 +202,10 @@ export class GatewayMetrics {
   observeRetries(route: string, retried: number, refused: boolean): void {
     if (retried > 0) this.#retries.inc({ route, result: 'retried' }, retried);
     if (refused) this.#retries.inc({ route, result: 'budget_exhausted' });
+  }
+
+  observeGrpc(route: string, grpcStatus: number | undefined): void {
+    this.#grpcResponses.inc({ route, grpc_status: grpcStatus === undefined ? 'none' : String(grpcStatus) });
   }
 
   observeSplit(route: string, service: string, status: number): void {

@@ -30,6 +30,8 @@ export interface CompiledRoute extends RouteRules, RouteTargets {
   /** The route's policies in their order (routes[].policies); null when there are none. */
   readonly chain: PolicyChain | null;
   readonly websocket: boolean;
+  /** A gRPC route: proxied over HTTP/2 with trailers, errors answered as gRPC statuses. */
+  readonly grpc: boolean;
 }
 
 export interface Runtime {
@@ -71,6 +73,7 @@ export function buildRuntime(plan: Plan, components: Components): Runtime {
       ...compileTargets(route, config, pools),
       chain: compileChain(route, config, chainDeps),
       websocket: route.websocket,
+      grpc: route.grpc,
     });
   };
 

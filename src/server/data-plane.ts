@@ -4,11 +4,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.ts';
+import { grpcStatusFor, isGrpcContentType } from '../grpc/status.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { RequestFailureLog } from '../observability/request-failures.ts';
 import type { RequestTracer } from '../observability/tracing.ts';
-import { type ForwardOutcome, forward } from '../proxy/forward.ts';
+import { forward } from '../proxy/forward.ts';
+import { forwardGrpc, type GrpcOutcome } from '../proxy/grpc-forward.ts';
 import type { Runtime } from '../runtime/build.ts';
 import type { RuntimeHolder } from '../runtime/holder.ts';
 import { beginRequest, headersForUpstream, routeRequest, runPolicies } from './ingress.ts';
@@ -55,7 +57,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     // Decided before the parser reads on: it hands over pipelined requests synchronously.
     const refusal = refuseRequestHead(req);
     if (refusal && h1) closedSockets.add(socket);
-    const outcome: ForwardOutcome = {
+    const outcome: GrpcOutcome = {
       instance: undefined,
       upstreamMs: undefined,
       attempts: 0,
@@ -70,7 +72,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       .catch((error: unknown) => {
         const close = h1 && (refusal !== undefined || closesAfter(req, lifecycle));
         if (close) closedSockets.add(socket);
-        const answered = sendError(res, error, state.requestId, state.responseHeaders, close);
+        const grpc = speaksGrpc(state);
+        const answered = sendError(res, error, state.requestId, state.responseHeaders, close, grpc);
+        if (grpc) state.grpcStatus = grpcStatusFor(answered.status);
         if (isGatewayError(error)) state.reason = error.reason;
         if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
           failures.report(state, outcome, error, answered.code);
@@ -98,6 +102,10 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         if (state.matchedRoute?.split && outcome.service) {
           metrics.observeSplit(state.routeName, outcome.service, status);
         }
+        if (state.matchedRoute?.grpc === true) {
+          state.grpcStatus ??= outcome.grpcStatus;
+          metrics.observeGrpc(state.routeName, state.grpcStatus);
+        }
         if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
         state.span?.end({
           route: state.matchedRoute?.name,
@@ -114,7 +122,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     res: ServerResponse,
     traceparent: string,
     peer: string,
-    outcome: ForwardOutcome,
+    outcome: GrpcOutcome,
     /** True while this answer must close its connection because the gateway drains (HTTP/1 only). */
     drainingH1: () => boolean,
   ): Promise<void> {
@@ -153,6 +161,21 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     const headers = headersForUpstream(runtime, state, traceparent, peer, target.passHost);
     route.requestHeaders?.(headers, state);
     state.responseHeaders['x-request-id'] = state.requestId;
+    if (route.grpc) {
+      await forwardGrpc(
+        state.req,
+        res,
+        target,
+        {
+          path: routed.upstreamPath,
+          headers,
+          responseHeaders: state.responseHeaders,
+          startedAt: state.startedAt,
+        },
+        outcome,
+      );
+      return;
+    }
     const editResponse = route.responseHeaders;
     await forward(
       state.req,
@@ -175,6 +198,15 @@ const QUIET_5XX: ReadonlySet<string> = new Set(['UPSTREAM_TIMEOUT', 'NOT_IMPLEME
 export const CLIENT_CLOSED = 499;
 /** The upstream's answer broke after part of it reached the client: its fault, counted as a 502. */
 const UPSTREAM_BROKE_OFF = 502;
+
+/**
+ * Whether the gateway's own errors go out as gRPC statuses: the matched route says so;
+ * before a route is known (no route, bad target) the request's content-type decides.
+ */
+function speaksGrpc(state: RequestState): boolean {
+  const route = state.matchedRoute;
+  return route !== undefined ? route.grpc : isGrpcContentType(state.req.headers['content-type']);
+}
 
 /** An HTTP/1 answer that must close its connection: the gateway drains, or the request body was left unread. */
 function closesAfter(req: IncomingMessage, lifecycle: Lifecycle): boolean {

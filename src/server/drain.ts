@@ -17,6 +17,8 @@ import { Server as NetServer, type Socket } from 'node:net';
 type Listener = NetServer & { closeIdleConnections(): void };
 
 export const DEFAULT_IDLE_GRACE_MS = 1000;
+/** Emitted on a public listener when its drain starts. */
+export const DRAIN_EVENT = 'gatehouse:drain';
 /** How often idle connections are looked at. */
 const SWEEP_MS = 50;
 
@@ -46,6 +48,8 @@ export interface Draining {
  * GOAWAY) and a zero grace get the listener's own close and idle sweep.
  */
 export function drainListener(server: Listener, idleGraceMs: number): Draining {
+  // Connections the HTTP/1 sweep does not see (h2c sessions, server/h2c.ts) get GOAWAY now.
+  server.emit(DRAIN_EVENT);
   const open = connections.get(server);
   if (open === undefined || idleGraceMs <= 0) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

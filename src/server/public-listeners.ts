@@ -5,6 +5,7 @@
 // The certificate files are watched like the config file (rename-over, symlink swap):
 // a good new set serves the next handshakes, a broken one leaves the old set serving,
 // logged and counted. A config reload that changes certificates goes the same way.
+import type { ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { formatProblem } from '../config/load.ts';
@@ -12,6 +13,7 @@ import type { Config, ServerTlsConfig } from '../config/schema.ts';
 import { type ConfigWatcher, watchConfigFile } from '../config/watch.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { loadServerTls, type ServerTlsMaterial } from '../tls/certificates.ts';
+import { acceptPriorKnowledgeH2 } from './h2c.ts';
 import { createPublicServer, type PublicHandlers } from './public-server.ts';
 import { createRedirectServer } from './redirect-server.ts';
 import { createTlsPublicServer, type PublicListener, type TlsListener } from './tls-listener.ts';
@@ -46,17 +48,13 @@ export class PublicListeners {
     const { server } = config;
     this.#tls = server.tls;
     if (!server.tls || (server.tls.port !== undefined && server.tls.port !== null)) {
-      this.plain = createPublicServer(server, handlers);
+      const plain = createPublicServer(server, handlers);
+      acceptPriorKnowledgeH2(plain, server, handlers, { onRapidReset: (s) => onRapidReset(deps, s) });
+      this.plain = plain;
     }
     if (server.tls && material) {
       this.secure = createTlsPublicServer(server, material, handlers, {
-        onRapidReset: (session) => {
-          deps.metrics.http2RapidReset();
-          deps.logger.warn(
-            { client_ip: session.socket?.remoteAddress },
-            'HTTP/2 client cancelled too many streams (rapid reset): GOAWAY',
-          );
-        },
+        onRapidReset: (session) => onRapidReset(deps, session),
       });
       if (server.redirect_http_port !== undefined && server.redirect_http_port !== null) {
         this.redirect = createRedirectServer(server, () => portOf(this.secure!.server));
@@ -194,6 +192,14 @@ export class PublicListeners {
       ),
     );
   }
+}
+
+function onRapidReset(deps: PublicListenerDeps, session: ServerHttp2Session): void {
+  deps.metrics.http2RapidReset();
+  deps.logger.warn(
+    { client_ip: session.socket?.remoteAddress },
+    'HTTP/2 client cancelled too many streams (rapid reset): GOAWAY',
+  );
 }
 
 function sameMaterial(a: ServerTlsMaterial, b: ServerTlsMaterial): boolean {

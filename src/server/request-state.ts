@@ -31,6 +31,8 @@ export class RequestState implements ChainRequest {
   readonly #identityNames: ReadonlySet<string>;
   /** The request's server span; undefined when tracing is off. */
   readonly span: RequestSpan | undefined;
+  /** On a gRPC call: the grpc-status the client got (the upstream's, or the gateway's own). */
+  grpcStatus: number | undefined = undefined;
   /** Why the gateway refused the request, as a short code for the access log (never a credential). */
   reason: string | undefined = undefined;
   readonly #rootLogger: Logger;

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody, GatewayError, isGatewayError } from '../errors.ts';
+import { encodeGrpcMessage, grpcStatusFor } from '../grpc/status.ts';
 
 export function sendJson(
   res: ServerResponse,
@@ -20,8 +21,9 @@ export function sendJson(
 }
 
 /**
- * Answers with the error's status and JSON body. When the response has already
- * started, the only honest signal left is to cut the connection.
+ * Answers with the error's status and JSON body, or on a gRPC request (`grpc`) with
+ * the matching gRPC status, trailers-only. When the response has already started,
+ * the only honest signal left is to cut the connection.
  */
 export function sendError(
   res: ServerResponse,
@@ -29,10 +31,15 @@ export function sendError(
   requestId: string,
   extraHeaders: Readonly<Record<string, string>> | undefined,
   closeConnection: boolean,
+  grpc = false,
 ): GatewayError {
   const gatewayError = isGatewayError(error) ? error : new GatewayError('INTERNAL_ERROR', { cause: error });
   if (res.headersSent) {
     res.destroy();
+    return gatewayError;
+  }
+  if (grpc) {
+    sendGrpcError(res, gatewayError, requestId, extraHeaders, closeConnection);
     return gatewayError;
   }
   const text = errorBody(gatewayError.code, gatewayError.message, requestId);
@@ -48,6 +55,30 @@ export function sendError(
   res.writeHead(gatewayError.status, headers);
   res.end(text);
   return gatewayError;
+}
+
+/**
+ * A gRPC client decodes no JSON: the error is a trailers-only answer (HTTP 200, one
+ * HEADERS frame ending the stream) with grpc-status from DESIGN.md and the message
+ * and request id in grpc-message. Headers are set without writeHead so that, on
+ * HTTP/2, end() sends them as that single frame.
+ */
+function sendGrpcError(
+  res: ServerResponse,
+  error: GatewayError,
+  requestId: string,
+  extraHeaders: Readonly<Record<string, string>> | undefined,
+  closeConnection: boolean,
+): void {
+  res.statusCode = 200;
+  for (const [name, value] of Object.entries({ ...extraHeaders, ...error.headers }))
+    res.setHeader(name, value);
+  res.setHeader('content-type', 'application/grpc');
+  res.setHeader('grpc-status', String(grpcStatusFor(error.status)));
+  res.setHeader('grpc-message', encodeGrpcMessage(`${error.message} (request id ${requestId})`));
+  res.setHeader('x-request-id', requestId);
+  if (closeConnection) res.setHeader('connection', 'close');
+  res.end();
 }
 
 /**

@@ -159,7 +159,7 @@ export function createTlsPublicServer(
  * and connection-specific headers (HTTP/1.1's `Connection: close` on an error, while
  * draining) dropped quietly instead of warned about: HTTP/2 closes with GOAWAY.
  */
-class GatewayHttp2Response extends Http2ServerResponse {
+export class GatewayHttp2Response extends Http2ServerResponse {
   override setHeader(name: string, value: number | string | readonly string[]): this {
     if (name.toLowerCase() !== 'connection') super.setHeader(name, value);
     return this;
@@ -206,7 +206,7 @@ Object.defineProperty(GatewayHttp2Response.prototype, 'destroyed', {
  *   body of unknown length (chunked), so the forwarder streams it under body_limit.
  *   Transfer-Encoding is hop-by-hop and never forwarded.
  */
-function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): boolean {
+export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): boolean {
   const headers = req.headers;
   const authority = headers[':authority'];
   const host = headers.host;

@@ -99,7 +99,10 @@ async function handshake(
   if (typeof routed === 'string') throw new GatewayError('BAD_REQUEST');
   const reply = await runPolicies(routed.route, state);
   if (reply) throw new GatewayError('BAD_REQUEST', { message: 'This request cannot be upgraded' });
-  const target = routed.route.target;
+  const route = routed.route;
+  const target = route.split ? route.split(state.req.headers) : route.target;
+  const headers = headersForUpstream(runtime, state, traceparent, peer, target.passHost);
+  route.requestHeaders?.(headers, state);
   await tunnel(
     target,
     client,
@@ -107,7 +110,7 @@ async function handshake(
     {
       path: routed.upstreamPath,
       protocol: state.req.headers.upgrade,
-      headers: headersForUpstream(runtime, state, traceparent, peer, target.passHost),
+      headers,
       responseHeaders: { ...state.responseHeaders, 'x-request-id': state.requestId },
       handshakeDone,
     },

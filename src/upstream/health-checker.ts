@@ -11,6 +11,7 @@ import { Client } from 'undici';
 import type { Random } from '../backoff.ts';
 import type { HealthCheckConfig } from '../config/schema.ts';
 import { connectOptions } from '../tls/client-options.ts';
+import { probeGrpcHealth } from './grpc-health-probe.ts';
 import type { UpstreamInstance } from './instance.ts';
 import { nextProbeDelay, type ProbeSchedule } from './probe-schedule.ts';
 
@@ -127,6 +128,18 @@ export class HealthChecker {
     ).unref();
     const path = target.instance.basePath + this.config.path;
     try {
+      if (this.config.type === 'grpc') {
+        const instance = target.instance;
+        const serving = await probeGrpcHealth(
+          instance.h2,
+          instance.basePath,
+          this.config.grpc_service,
+          this.config.timeout,
+          controller.signal,
+        );
+        if (!serving) this.#log.debug({ instance: instance.origin }, 'grpc health probe: not SERVING');
+        return serving;
+      }
       const response = await target.client.request({
         method: 'GET',
         path,

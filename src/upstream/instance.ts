@@ -16,6 +16,7 @@ import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { BreakerSlot } from './breaker-slot.ts';
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import { ConnectionPool, poolSettings } from './connection-pool.ts';
+import { H2SessionSlot } from './h2-session.ts';
 import { type HealthState, HealthVerdict } from './health-verdict.ts';
 import { PassiveBackoff } from './passive-backoff.ts';
 import { Retirement } from './retirement.ts';
@@ -63,6 +64,8 @@ export class UpstreamInstance {
   weight: number;
   readonly #log: Logger;
   readonly #pool: ConnectionPool;
+  /** The HTTP/2 session (services.<name>.http2); opened on first use, so idle when unused. */
+  readonly #h2: H2SessionSlot;
   readonly #breaker: BreakerSlot;
   readonly #health: HealthVerdict;
   readonly #backoff: PassiveBackoff;
@@ -78,6 +81,10 @@ export class UpstreamInstance {
     this.weight = options.weight;
     this.#log = options.logger.child({ service: options.service, instance: this.origin });
     this.#pool = new ConnectionPool(this.origin, poolSettings(options.config, options.tls));
+    this.#h2 = new H2SessionSlot(this.origin, {
+      connectTimeoutMs: options.config.connect_timeout,
+      tls: options.tls,
+    });
     this.#breaker = new BreakerSlot(options.config.circuit_breaker, options.clock, this.#log);
     this.#health = new HealthVerdict(options.healthChecked, this.#log);
     this.#backoff = new PassiveBackoff(options.clock, options.random, this.#log);
@@ -91,6 +98,11 @@ export class UpstreamInstance {
   /** The keep-alive pool of the data plane. Dispatch on it in the tick that acquired the lease. */
   get pool(): Pool {
     return this.#pool.current;
+  }
+
+  /** HTTP/2 to this instance (gRPC routes, grpc health checks). */
+  get h2(): H2SessionSlot {
+    return this.#h2;
   }
 
   get breaker(): CircuitBreaker {
@@ -169,6 +181,7 @@ export class UpstreamInstance {
   /** Applies a reloaded service config, rebuilding only the pool or breaker whose settings changed. */
   configure(config: ServiceConfig, weight: number, tls?: ClientTlsOptions): void {
     this.weight = weight;
+    this.#h2.configure({ connectTimeoutMs: config.connect_timeout, tls });
     if (this.#pool.reconfigure(poolSettings(config, tls)))
       this.#log.info('upstream pool settings changed, new pool');
     if (this.#breaker.reconfigure(config.circuit_breaker))
@@ -184,12 +197,12 @@ export class UpstreamInstance {
 
   /** Closes the pools now; requests already dispatched finish first. */
   close(): Promise<void> {
-    return this.#pool.close();
+    return Promise.all([this.#pool.close(), this.#h2.close()]).then(() => {});
   }
 
   /** Aborts everything in flight. */
   destroy(): Promise<void> {
-    return this.#pool.destroy();
+    return Promise.all([this.#pool.destroy(), this.#h2.destroy()]).then(() => {});
   }
 
   status(): InstanceStatus {

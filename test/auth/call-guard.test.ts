@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CallGuard } from '../../src/auth/call-guard.ts';
 import { circuitBreakerSchema } from '../../src/config/schema.ts';
-import { fakeClock } from './support.ts';
+import { fakeClock } from '../helpers/clock.ts';
 
 test('the call rate limit refuses at once past a burst of one second of calls', () => {
   const time = fakeClock();

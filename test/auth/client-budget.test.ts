@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientBudget } from '../../src/auth/client-budget.ts';
-import { fakeClock } from './support.ts';
+import { fakeClock } from '../helpers/clock.ts';
 
 describe('ClientBudget', () => {
   it('gives each address a burst of one second, then refuses it with the wait until its next token', () => {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAuthenticator } from '../../src/auth/authenticator.ts';
 import { AuthUnavailableError, type Verdict, type Verifier } from '../../src/auth/verifier.ts';
-import { authConfig, captureLogger, fakeClock, rejection } from './support.ts';
+import { fakeClock } from '../helpers/clock.ts';
+import { captureLogger } from '../helpers/logs.ts';
+import { authConfig, rejection } from './support.ts';
 
 const GOOD = 'good';
 

@@ -7,6 +7,7 @@ import { base64url, exportSPKI, type JSONWebKeySet, SignJWT } from 'jose';
 import { type Authenticator, createAuthenticator, type Verifier } from '../../src/auth/authenticator.ts';
 import { createJwtVerifier } from '../../src/auth/jwt-verifier.ts';
 import { AuthUnavailableError } from '../../src/auth/verifier.ts';
+import { type FakeClock, fakeClock } from '../helpers/clock.ts';
 import {
   AUDIENCE,
   unsignedToken as craftUnsigned,
@@ -17,8 +18,9 @@ import {
   signingKey,
   type TokenOptions,
 } from '../helpers/jwt-issuer.ts';
+import { captureLogger } from '../helpers/logs.ts';
 import { type JwksServer, startJwksServer } from './jwks-server.ts';
-import { authConfig, captureLogger, type FakeClock, fakeClock, rejection } from './support.ts';
+import { authConfig, rejection } from './support.ts';
 
 /** Tokens issued on the test's fake clock. */
 function token(time: FakeClock, options: TokenOptions): Promise<string> {

@@ -6,8 +6,9 @@ import { GatewayError } from '../../src/errors.ts';
 import { createAuthPolicy, isSafeHeaderValue } from '../../src/policies/auth.ts';
 import type { BuiltinPolicy } from '../../src/policies/policy.ts';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
+import { captureLogger } from '../helpers/logs.ts';
 import { type TestRequest, testRequest } from '../helpers/policy-request.ts';
-import { authConfig, captureLogger, noJitter } from './support.ts';
+import { authConfig, noJitter } from './support.ts';
 
 let stub: AuthStub;
 let authenticator: Authenticator;

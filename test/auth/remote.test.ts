@@ -5,7 +5,9 @@ import { type Authenticator, createAuthenticator } from '../../src/auth/authenti
 import type { AuthConfig } from '../../src/config/schema.ts';
 import type { GatewayError } from '../../src/errors.ts';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
-import { authConfig, captureLogger, type FakeClock, fakeClock, noJitter, rejection } from './support.ts';
+import { type FakeClock, fakeClock } from '../helpers/clock.ts';
+import { captureLogger } from '../helpers/logs.ts';
+import { authConfig, noJitter, rejection } from './support.ts';
 
 let stub: AuthStub;
 const open: Authenticator[] = [];

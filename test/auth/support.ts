@@ -1,46 +1,7 @@
 import assert from 'node:assert/strict';
-// Shared by the auth tests: a clock moved by hand, a logger that keeps its lines, and
-// AuthConfig built through the real schema so defaults apply as in production.
-import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+// Shared by the auth tests (the fake clock and loggers are in test/helpers/): AuthConfig built through the real schema so defaults apply as in production.
 import { type AuthConfig, authSchema } from '../../src/config/schema.ts';
 import { GatewayError } from '../../src/errors.ts';
-
-export interface FakeClock {
-  readonly clock: () => number;
-  advance(ms: number): void;
-  readonly now: number;
-}
-
-/** Starts at a fixed, realistic epoch time (2024-01-01T00:00:00Z). */
-export function fakeClock(start = Date.UTC(2024, 0, 1)): FakeClock {
-  let now = start;
-  return {
-    clock: () => now,
-    advance(ms) {
-      now += ms;
-    },
-    get now() {
-      return now;
-    },
-  };
-}
-
-export interface CapturedLogger {
-  readonly logger: Logger;
-  readonly lines: Record<string, unknown>[];
-}
-
-export function captureLogger(): CapturedLogger {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 /** Parses auth settings as written in YAML (durations as strings). */
 export function authConfig(input: Record<string, unknown>): AuthConfig {

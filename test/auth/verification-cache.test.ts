@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { credentialKey, VerificationCache } from '../../src/auth/verification-cache.ts';
-import { fakeClock } from './support.ts';
+import { fakeClock } from '../helpers/clock.ts';
 
 const alice = { userId: 'alice', roles: [] };
 

@@ -167,3 +167,19 @@ test('ip lists, splits and retries are checked with the rest', () => {
   assert.ok(retries.some((p) => /routes\.0\.retries\.attempts/.test(p)));
   assert.ok(retries.some((p) => /routes\.0\.retries\.budget/.test(p)));
 });
+
+test('a route with an ip list that orders its policies must list ip, like any built-in that applies', () => {
+  const problems = problemsOf(`${SERVICES}routes:
+  - { path: /a, service: a, ip_allow: [10.0.0.0/8], policies: [cors] }
+`);
+  assert.ok(
+    problems.some((p) => /routes\.0\.policies: ip applies to this route but is not listed/.test(p)),
+    problems.join('\n'),
+  );
+  assert.doesNotThrow(() =>
+    parseConfig(
+      `${SERVICES}routes:\n  - { path: /a, service: a, ip_deny: [10.0.0.1], policies: [ip] }\n`,
+      'g.yaml',
+    ),
+  );
+});

@@ -18,6 +18,8 @@ export interface TestUpstream {
   readonly port: number;
   readonly server: Server;
   readonly requests: RecordedRequest[];
+  /** Requests received for exactly this target (path and query). */
+  hits(url: string): number;
   setHandler(handler: UpstreamHandler): void;
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startUpstream(
     port: actualPort,
     server,
     requests,
+    hits: (url) => requests.filter((request) => request.url === url).length,
     setHandler(next) {
       current = next;
     },

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryBucketStore } from '../../src/ratelimit/memory-store.ts';
+import { fakeClock } from '../helpers/clock.ts';
 
-function fakeClock(start = 1_780_000_000_000) {
-  let now = start;
-  const advance = (ms: number): void => {
-    now += ms;
-  };
-  return { clock: () => now, advance };
-}
+const START = 1_780_000_000_000;
 
 const tight = [{ rate: 1, burst: 2 }];
 
 test('one call decides every bucket; the tightest one is reported', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 100, clock });
   const limits = [
     { rate: 100, burst: 200 },
@@ -33,7 +28,7 @@ test('one call decides every bucket; the tightest one is reported', () => {
 });
 
 test('a request refused by one scope takes nothing from the others', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 100, clock });
   const limits = [
     { rate: 1, burst: 5 },
@@ -49,7 +44,7 @@ test('a request refused by one scope takes nothing from the others', () => {
 });
 
 test('an idle bucket disappears once it would be full again', () => {
-  const { clock, advance } = fakeClock();
+  const { clock, advance } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 100, clock });
   store.take(['c:a'], tight);
   store.take(['c:a'], tight);
@@ -63,7 +58,7 @@ test('an idle bucket disappears once it would be full again', () => {
 });
 
 test('a million distinct clients keep the store at max_clients, quickly', () => {
-  const { clock, advance } = fakeClock();
+  const { clock, advance } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 10_000, clock });
   const limits = [{ rate: 10, burst: 20 }];
   const started = performance.now();

@@ -13,6 +13,7 @@ import { fallbackResult } from '../../src/ratelimit/decision.ts';
 import type { BucketLimits } from '../../src/ratelimit/gcra.ts';
 import { MemoryBucketStore } from '../../src/ratelimit/memory-store.ts';
 import type { BucketStore, TakeResult } from '../../src/ratelimit/store.ts';
+import { fakeClock } from '../helpers/clock.ts';
 import { type TestRequest, testRequest } from '../helpers/policy-request.ts';
 
 function rateLimit(input: Record<string, unknown>): RateLimitConfig {
@@ -27,13 +28,7 @@ function ctx(clientIp: string, userId?: string): TestRequest {
   return testRequest({ clientIp, identity: userId === undefined ? undefined : { userId, roles: [] } });
 }
 
-function fakeClock(start = 1_780_000_000_000) {
-  let now = start;
-  const advance = (ms: number): void => {
-    now += ms;
-  };
-  return { clock: () => now, advance };
-}
+const START = 1_780_000_000_000;
 
 /** Runs the policy; returns the 429 error or undefined when admitted. */
 function run(policy: Policy, context: TestRequest): GatewayError | undefined {
@@ -50,7 +45,7 @@ function run(policy: Policy, context: TestRequest): GatewayError | undefined {
 }
 
 test('burst, then 429 with Retry-After and RateLimit headers of the tightest scope', () => {
-  const { clock, advance } = fakeClock();
+  const { clock, advance } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 1000, clock });
   const policy = createRateLimitPolicy(
     route(),
@@ -86,7 +81,7 @@ test('burst, then 429 with Retry-After and RateLimit headers of the tightest sco
 });
 
 test('the global scope limits everyone together and is reported when tightest', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 1000, clock });
   const policy = createRateLimitPolicy(
     route(),
@@ -103,7 +98,7 @@ test('the global scope limits everyone together and is reported when tightest', 
 });
 
 test('a client refused by its own bucket does not drain the global one', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 1000, clock });
   const policy = createRateLimitPolicy(
     route(),
@@ -117,7 +112,7 @@ test('a client refused by its own bucket does not drain the global one', () => {
 });
 
 test('per-route override: its own bucket per client, burst 2x rate by default', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 1000, clock });
   const config = rateLimit({ global: 0, per_client: 100, per_client_burst: 100 });
   const login = createRateLimitPolicy(
@@ -155,7 +150,7 @@ test('per-route override: its own bucket per client, burst 2x rate by default', 
 });
 
 test('authenticated clients are keyed by user id, others by IP', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const keys: string[][] = [];
   const memory = new MemoryBucketStore({ maxEntries: 1000, clock });
   const recording: BucketStore = {
@@ -185,7 +180,7 @@ test('authenticated clients are keyed by user id, others by IP', () => {
 });
 
 test('one IPv6 /64 is one client', () => {
-  const { clock } = fakeClock();
+  const { clock } = fakeClock(START);
   const store = new MemoryBucketStore({ maxEntries: 1000, clock });
   const policy = createRateLimitPolicy(
     route(),

@@ -7,7 +7,9 @@ import { stringify } from 'yaml';
 import type { Authenticator } from '../../src/auth/authenticator.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { GatewayRegistry } from '../../src/runtime/registry.ts';
-import { eventually, silentLogger, startUpstream, type TestUpstream } from '../upstream/fixtures.ts';
+import { silentLogger } from '../helpers/logs.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { eventually } from '../upstream/fixtures.ts';
 
 const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
   type: 'spki',

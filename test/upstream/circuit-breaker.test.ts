@@ -5,7 +5,7 @@ import {
   type BreakerState,
   CircuitBreaker,
 } from '../../src/upstream/circuit-breaker.ts';
-import { fakeClock } from './fixtures.ts';
+import { fakeClock } from '../helpers/clock.ts';
 
 const settings: BreakerSettings = {
   maxRequests: 2,
@@ -16,9 +16,9 @@ const settings: BreakerSettings = {
 };
 
 function setup(overrides: Partial<BreakerSettings> = {}) {
-  const clock = fakeClock();
+  const clock = fakeClock(1_000_000);
   const transitions: string[] = [];
-  const breaker = new CircuitBreaker({ ...settings, ...overrides }, clock, (from, to) =>
+  const breaker = new CircuitBreaker({ ...settings, ...overrides }, clock.clock, (from, to) =>
     transitions.push(`${from}->${to}`),
   );
   /** Admits and records one request. */

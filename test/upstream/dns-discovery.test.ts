@@ -5,14 +5,9 @@ import { DnsDiscovery } from '../../src/upstream/dns-discovery.ts';
 import { UpstreamRegistry } from '../../src/upstream/registry.ts';
 import type { ServicePool } from '../../src/upstream/service-pool.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import {
-  eventually,
-  memoryLogger,
-  service,
-  silentLogger,
-  startUpstream,
-  type TestUpstream,
-} from './fixtures.ts';
+import { captureLogger, silentLogger } from '../helpers/logs.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { eventually, service } from './fixtures.ts';
 
 const cleanup: (() => unknown)[] = [];
 after(() => Promise.all(cleanup.map((step) => step())));
@@ -92,7 +87,7 @@ describe('DnsDiscovery', () => {
   it('keeps the last known set when resolution fails (SERVFAIL, NXDOMAIN)', async () => {
     dns.records.set('flaky.test', { A: ['10.0.0.1'] });
     const published: (readonly string[])[] = [];
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const discovery = new DnsDiscovery({
       service: 'svc',
       config: { dns: 'flaky.test', port: 80, protocol: 'http', interval: 60_000 },
@@ -163,7 +158,7 @@ describe('UpstreamRegistry with DNS discovery', () => {
     await upstreams.ready();
     dns.records.set('checked.test', { A: ['127.0.0.1', '127.0.0.2'] });
     await eventually(() => pool.instances.length === 2, 'discovered');
-    await eventually(() => (hosts[1].hits.get('/health') ?? 0) >= 1, 'probed');
+    await eventually(() => hosts[1].hits('/health') >= 1, 'probed');
     for (let i = 0; i < 4; i++) assert.equal(await get(pool), '127.0.0.1');
     health.status = 200;
     await eventually(() => pool.instances[1].isAvailable(), 'in rotation after a passing probe');

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { HealthChecker } from '../../src/upstream/health-checker.ts';
 import { UpstreamInstance } from '../../src/upstream/instance.ts';
-import { eventually, memoryLogger, service, startUpstream, type TestUpstream } from './fixtures.ts';
+import { captureLogger } from '../helpers/logs.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { eventually, service } from './fixtures.ts';
 
 const cleanup: (() => unknown)[] = [];
 after(() => Promise.all(cleanup.map((step) => step())));
@@ -17,7 +19,7 @@ interface Check {
 
 /** A health-checked instance of `url` and its started checker. */
 function watch(check: Check, random: () => number = () => 0.5) {
-  const { logger, lines } = memoryLogger();
+  const { logger, lines } = captureLogger();
   const healthCheck = {
     path: '/health',
     interval: check.interval ?? '50ms',
@@ -55,7 +57,7 @@ async function healthServer(): Promise<{ upstream: TestUpstream; state: { status
   return { upstream, state };
 }
 
-const probes = (upstream: TestUpstream, path = '/health') => upstream.hits.get(path) ?? 0;
+const probes = (upstream: TestUpstream, path = '/health') => upstream.hits(path);
 
 describe('HealthChecker against real upstreams', () => {
   it('probes at once, marks unhealthy after `retries` failures and healthy after one pass', async () => {

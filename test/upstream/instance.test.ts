@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { UpstreamInstance } from '../../src/upstream/instance.ts';
-import { fakeClock, memoryLogger, service, silentLogger } from './fixtures.ts';
+import { fakeClock } from '../helpers/clock.ts';
+import { captureLogger, silentLogger } from '../helpers/logs.ts';
+import { service } from './fixtures.ts';
 
 const created: UpstreamInstance[] = [];
 after(() => Promise.all(created.map((instance) => instance.destroy())));
@@ -9,8 +11,8 @@ after(() => Promise.all(created.map((instance) => instance.destroy())));
 function make(
   options: { healthChecked?: boolean; random?: () => number; config?: Record<string, unknown> } = {},
 ) {
-  const clock = fakeClock();
-  const { logger, lines } = memoryLogger();
+  const clock = fakeClock(1_000_000);
+  const { logger, lines } = captureLogger();
   const instance = new UpstreamInstance({
     service: 'users',
     url: 'http://127.0.0.1:3001/',
@@ -18,7 +20,7 @@ function make(
     config: service({ url: 'http://127.0.0.1:3001', ...options.config }),
     healthChecked: options.healthChecked ?? false,
     logger,
-    clock,
+    clock: clock.clock,
     random: options.random ?? (() => 0),
   });
   created.push(instance);
@@ -43,7 +45,7 @@ describe('UpstreamInstance', () => {
   });
 
   it('keeps the path of a base URL for the forwarder', () => {
-    const clock = fakeClock();
+    const clock = fakeClock(1_000_000);
     const instance = new UpstreamInstance({
       service: 's',
       url: 'http://127.0.0.1:3001/api/v1/',
@@ -51,7 +53,7 @@ describe('UpstreamInstance', () => {
       config: service({ url: 'http://127.0.0.1:3001/api/v1/' }),
       healthChecked: false,
       logger: silentLogger,
-      clock,
+      clock: clock.clock,
       random: Math.random,
     });
     created.push(instance);

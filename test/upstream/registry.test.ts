@@ -2,14 +2,9 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { UpstreamRegistry } from '../../src/upstream/registry.ts';
-import {
-  eventually,
-  memoryLogger,
-  service,
-  silentLogger,
-  startUpstream,
-  type TestUpstream,
-} from './fixtures.ts';
+import { captureLogger, silentLogger } from '../helpers/logs.ts';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { eventually, service } from './fixtures.ts';
 
 const cleanup: (() => unknown)[] = [];
 after(() => Promise.all(cleanup.map((step) => step())));
@@ -149,7 +144,7 @@ describe('UpstreamRegistry with health checks', () => {
     const good = await upstream();
     const bad = await startUpstream((_req, res) => res.writeHead(500).end());
     cleanup.push(() => bad.close());
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const upstreams = new UpstreamRegistry({ logger });
     cleanup.push(() => upstreams.destroy());
     const pool = upstreams.sync({ s: service({ urls: [good.url, bad.url], health_check: check }) }).get('s')!;
@@ -163,7 +158,7 @@ describe('UpstreamRegistry with health checks', () => {
       ],
     );
     for (let i = 0; i < 4; i++) pool.acquire().release('success');
-    assert.equal(bad.hits.get('/') ?? 0, 0);
+    assert.equal(bad.hits('/'), 0);
     const healthy = lines.find((line) => line.msg === 'upstream instance healthy');
     assert.equal(healthy?.service, 's');
     assert.equal(healthy?.instance, good.url);
@@ -191,9 +186,9 @@ describe('UpstreamRegistry with health checks', () => {
       .get('s')!.instances;
     await upstreams.ready();
     await upstreams.close();
-    const probes = a.hits.get('/health');
+    const probes = a.hits('/health');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(a.hits.get('/health'), probes);
+    assert.equal(a.hits('/health'), probes);
     assert.equal(instance.pool.destroyed, true);
     assert.throws(() => upstreams.sync({}), /closed/);
   });

@@ -3,7 +3,9 @@ import { after, describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.ts';
 import { UpstreamInstance } from '../../src/upstream/instance.ts';
 import { ServicePool } from '../../src/upstream/service-pool.ts';
-import { fakeClock, service, silentLogger } from './fixtures.ts';
+import { fakeClock } from '../helpers/clock.ts';
+import { silentLogger } from '../helpers/logs.ts';
+import { service } from './fixtures.ts';
 
 const created: UpstreamInstance[] = [];
 after(() => Promise.all(created.map((instance) => instance.destroy())));
@@ -11,7 +13,7 @@ after(() => Promise.all(created.map((instance) => instance.destroy())));
 const breaker = { min_requests: 1, failure_ratio: 1, timeout: '30s', max_requests: 1 };
 
 function setup(origins: string[], extra: Record<string, unknown> = {}) {
-  const clock = fakeClock();
+  const clock = fakeClock(1_000_000);
   const config = service({ urls: origins, circuit_breaker: breaker, ...extra });
   const instances = origins.map((url) => {
     const instance = new UpstreamInstance({
@@ -21,7 +23,7 @@ function setup(origins: string[], extra: Record<string, unknown> = {}) {
       config,
       healthChecked: false,
       logger: silentLogger,
-      clock,
+      clock: clock.clock,
       random: () => 0,
     });
     created.push(instance);
