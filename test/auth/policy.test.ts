@@ -17,7 +17,8 @@ before(async () => {
   stub = await startAuthStub();
   stub.addToken('good', { user_id: 'alice', roles: ['admin'] });
   authenticator = createAuthenticator(
-    authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '500ms' }),
+    // A generous deadline: on a loaded machine the first call may take a while.
+    authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '2s' }),
     {
       logger: captureLogger().logger,
       random: noJitter,

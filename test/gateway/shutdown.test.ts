@@ -145,7 +145,10 @@ async function startThroughNpm(config: string): Promise<{
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  for (let i = 0; i < 300 && !output.includes('"gateway listening"'); i++) {
+  // npm itself can take seconds to start on a loaded machine: wait generously, not for ever.
+  let ended = false;
+  void exited.then(() => (ended = true));
+  for (let i = 0; i < 800 && !ended && !output.includes('"gateway listening"'); i++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.match(output, /"gateway listening"/, 'the gateway started under npm');
