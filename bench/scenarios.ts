@@ -180,6 +180,16 @@ export const SCENARIOS: Scenario[] = [
   },
   gateway('gateway', 'Gatehouse, plain route: no auth, no rate limit, access log off'),
   gateway(
+    'gateway + no-op plugin',
+    'the plain route with one plugin that does nothing (bench/noop-plugin.ts)',
+    {
+      config: (ctx) => ({
+        plugins: { noop: { module: join(ctx.root, 'bench', 'noop-plugin.ts') } },
+        routes: [{ ...ROUTE, policies: ['noop'] }],
+      }),
+    },
+  ),
+  gateway(
     'gateway + rewrite + 2 header transforms',
     'plain route with a regex rewrite (instead of strip_prefix), a request header set from the route placeholder and a response header set',
     {

@@ -26,7 +26,8 @@ beforeEach(async () => {
   await stub.setMode('normal');
   stub.resetCalls();
   authenticator = createAuthenticator(
-    authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '500ms' }),
+    // A generous deadline: on a loaded machine the first call may take a while.
+    authConfig({ verify_url: stub.verifyUrl, retries: 1, timeout: '2s' }),
     {
       logger: captureLogger().logger,
       random: noJitter,

@@ -1,6 +1,8 @@
 // gRPC through the gateway with a real @grpc/grpc-js client and server, over h2c
 // (prior knowledge on the plain listener) to the gateway and h2c to the instance.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, constants } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
 import { metricValue, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -158,6 +160,30 @@ describe('gRPC over h2c', () => {
     const error = (await rawUnary(hostPort(gw.url), '/nowhere.Service/Method')) as grpc.ServiceError;
     assert.equal(error.code, grpc.status.UNIMPLEMENTED);
     assert.match(error.details, /request id [\w-]+/);
+  });
+
+  it('sends a gateway error as one HEADERS frame ending the stream (trailers-only), no body', async () => {
+    const session = connect(gw.url);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/nowhere.Service/Method',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.end();
+      const [headers, flags] = (await once(stream, 'response')) as [Record<string, string>, number];
+      assert.ok(flags & constants.NGHTTP2_FLAG_END_STREAM, 'the response headers end the stream');
+      assert.equal(headers[':status'], 200);
+      assert.equal(headers['content-type'], 'application/grpc');
+      assert.equal(headers['grpc-status'], '12');
+      assert.match(headers['grpc-message'], /request id /);
+      let bytes = 0;
+      for await (const chunk of stream) bytes += (chunk as Buffer).length;
+      assert.equal(bytes, 0);
+    } finally {
+      session.close();
+    }
   });
 
   it('answers a service it cannot reach UNAVAILABLE', async () => {

@@ -135,8 +135,12 @@ export function patterned(n: number, size: number): Buffer {
 }
 
 /** A client of the Echo service at host:port (no scheme), insecure (h2c) unless credentials are given. */
-export function echoClient(address: string, credentials = grpc.credentials.createInsecure()): AnyCall {
-  return new EchoService(address, credentials);
+export function echoClient(
+  address: string,
+  credentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): AnyCall {
+  return new EchoService(address, credentials, options);
 }
 
 /** The host:port of a gateway or server URL. */
