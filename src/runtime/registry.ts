@@ -15,6 +15,7 @@ import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
 import type { TlsMaterial } from '../tls/certificates.ts';
+import { clientTlsDigest } from '../tls/client-options.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
 import { SharedBucketStore, type SharedBuckets } from '../workers/shared-bucket-store.ts';
@@ -89,12 +90,17 @@ export class GatewayRegistry {
     // A reload that arrives while the gateway stops would create what nobody closes.
     if (this.#closed) throw new Error('the gateway is shutting down');
     const replaced: (() => void)[] = [];
-    const authenticator = this.#reuseOrCreate(this.#authenticator, config.auth, (auth: AuthConfig) =>
-      createAuthenticator(auth, {
-        logger: this.#logger.child({ component: 'auth' }),
-        onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
-        tls: tls?.auth,
-      }),
+    // auth.tls names files: their contents count too, as they are reread on every reload.
+    const authSettings = config.auth && { auth: config.auth, tls: clientTlsDigest(tls?.auth) };
+    const authenticator = this.#reuseOrCreate(
+      this.#authenticator,
+      authSettings,
+      ({ auth }: { auth: AuthConfig }) =>
+        createAuthenticator(auth, {
+          logger: this.#logger.child({ component: 'auth' }),
+          onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
+          tls: tls?.auth,
+        }),
     );
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
       this.#createBucketStore(config.rate_limit as RateLimitConfig),

@@ -1,5 +1,6 @@
 // The checked client TLS material (tls/certificates.ts) as undici's `connect` options,
 // and the comparison a reload uses to decide whether a pool must be rebuilt.
+import { createHash } from 'node:crypto';
 import type { ClientTlsOptions } from './certificates.ts';
 
 export interface ConnectTlsOptions {
@@ -35,4 +36,19 @@ export function sameClientTls(a: ClientTlsOptions | undefined, b: ClientTlsOptio
     sameBuffer(a.cert, b.cert) &&
     sameBuffer(a.key, b.key)
   );
+}
+
+/**
+ * A digest of the material's contents ('' for none), for holders that decide by a
+ * fingerprint whether to rebuild: a file whose contents changed changes it.
+ */
+export function clientTlsDigest(tls: ClientTlsOptions | undefined): string {
+  if (tls === undefined) return '';
+  const hash = createHash('sha256');
+  // The configured CA is the last entry (see sameClientTls).
+  for (const part of [tls.servername, tls.ca?.at(-1), tls.cert, tls.key]) {
+    hash.update(part === undefined ? '-' : `${part.length}:`);
+    if (part !== undefined) hash.update(part);
+  }
+  return hash.digest('hex');
 }

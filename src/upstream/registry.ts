@@ -8,6 +8,7 @@ import type { Random } from '../backoff.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ServiceConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { sameClientTls } from '../tls/client-options.ts';
 import { DnsDiscovery } from './dns-discovery.ts';
 import { HealthChecker } from './health-checker.ts';
 import { type InstanceStatus, UpstreamInstance } from './instance.ts';
@@ -92,8 +93,9 @@ export class UpstreamRegistry {
         state = { name, config: undefined, instances: [], checker: undefined, discovery: undefined };
         this.#services.set(name, state);
       }
+      const previousTls = state.tls;
       state.tls = tls?.get(name);
-      this.#configure(state, config);
+      this.#configure(state, config, previousTls);
       pools.set(name, new ServicePool(name, config, state));
     }
     return pools;
@@ -139,11 +141,13 @@ export class UpstreamRegistry {
     return instances;
   }
 
-  #configure(state: ServiceState, config: ServiceConfig): void {
+  #configure(state: ServiceState, config: ServiceConfig, previousTls: ClientTlsOptions | undefined): void {
     const previous = state.config;
     state.config = config;
-
-    if (!sameJson(previous?.health_check, config.health_check)) {
+    this.#configureInstances(state, config, previous);
+    // After the instances took the new TLS material: the probe clients are built from it.
+    const tlsChanged = !sameClientTls(previousTls, state.tls);
+    if (tlsChanged || !sameJson(previous?.health_check, config.health_check)) {
       state.checker?.stop();
       state.checker = config.health_check
         ? new HealthChecker({
@@ -158,7 +162,10 @@ export class UpstreamRegistry {
         else instance.watchHealth(undefined);
       }
     }
+  }
 
+  /** The instance list and each instance's settings (pool, breaker, TLS), static or discovered. */
+  #configureInstances(state: ServiceState, config: ServiceConfig, previous: ServiceConfig | undefined): void {
     if (!config.discovery) {
       state.discovery?.stop();
       state.discovery = undefined;
