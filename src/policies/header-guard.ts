@@ -5,6 +5,7 @@
 // identity headers are facts the gateway alone states. Such a write is a bug in the
 // policy, refused with a typed error (the request then fails with 500), never cleaned
 // up and never passed on.
+import { GATEWAY_OWNED_HEADERS } from '../proxy/gateway-owned-headers.ts';
 import { isHopByHop } from '../proxy/headers.ts';
 
 /** A policy tried to write a header it may not write. */
@@ -21,18 +22,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Framing and the facts the gateway states upstream itself. */
-const GATEWAY_UPSTREAM = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'x-request-id',
-  'traceparent',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'forwarded',
-  'x-real-ip',
-]);
+const GATEWAY_UPSTREAM = new Set(['content-length', 'transfer-encoding', ...GATEWAY_OWNED_HEADERS]);
 
 /** Framing of the answer, and the correlation id the gateway sets. */
 const GATEWAY_RESPONSE = new Set(['content-length', 'transfer-encoding', 'x-request-id']);

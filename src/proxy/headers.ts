@@ -2,6 +2,7 @@
 // Connection header names are dropped first, then the gateway adds its own, so a
 // client writing `Connection: close, X-Forwarded-For` can't delete what we set.
 import type { IncomingHttpHeaders } from 'node:http';
+import { GATEWAY_OWNED_HEADERS } from './gateway-owned-headers.ts';
 
 /**
  * Hop-by-hop per RFC 9110 7.6.1, plus headers undici refuses to be handed. A WebSocket
@@ -20,16 +21,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Set by the gateway itself on the way upstream; any client copy is dropped. */
-const GATEWAY_OWNED = new Set([
-  'host',
-  'x-request-id',
-  'traceparent',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'forwarded',
-  'x-real-ip',
-]);
+const GATEWAY_OWNED = new Set(GATEWAY_OWNED_HEADERS);
 
 export interface UpstreamHeaderFacts {
   readonly requestId: string;

@@ -4,6 +4,7 @@
 // the message's framing, its hop-by-hop meaning, its Host, the caller's identity or
 // what the gateway itself vouches for (request id, forwarding chain) can't be touched
 // this way: a transform that could, would undo the gateway's own hygiene.
+import { GATEWAY_OWNED_HEADERS } from '../proxy/gateway-owned-headers.ts';
 
 export interface HeaderTransformConfig {
   readonly set: Readonly<Record<string, string>>;
@@ -36,15 +37,9 @@ const FORBIDDEN: ReadonlyMap<string, string> = new Map([
   ...['proxy-authorization', 'proxy-authenticate'].map((name) => [name, 'a hop-by-hop header'] as const),
   ...['content-length', 'transfer-encoding'].map((name) => [name, 'a framing header'] as const),
   ['host', 'the Host, which comes from the instance (or pass_host)'],
-  ...[
-    'x-request-id',
-    'traceparent',
-    'x-forwarded-for',
-    'x-forwarded-proto',
-    'x-forwarded-host',
-    'forwarded',
-    'x-real-ip',
-  ].map((name) => [name, 'set by the gateway itself'] as const),
+  ...GATEWAY_OWNED_HEADERS.filter((name) => name !== 'host').map(
+    (name) => [name, 'set by the gateway itself'] as const,
+  ),
 ]);
 
 /**

@@ -18,18 +18,28 @@ export interface PublicHandlers {
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
+/**
+ * Parser strictness and the server-side timeouts of an HTTP/1.1 listener, plain or TLS:
+ * one place, so both listeners refuse and time out alike.
+ */
+export function http1ServerOptions(server: Config['server']) {
+  return {
+    insecureHTTPParser: false,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+    maxHeaderSize: server.max_header_size,
+    headersTimeout: server.headers_timeout,
+    requestTimeout: server.request_timeout,
+    keepAliveTimeout: server.keep_alive_timeout,
+    connectionsCheckingInterval: Math.min(1000, server.headers_timeout),
+  };
+}
+
 export function createPublicServer(server: Config['server'], handlers: PublicHandlers): Server {
   const listener = createServer(
     {
       shouldUpgradeCallback: handlers.shouldUpgrade,
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-      joinDuplicateHeaders: false,
-      maxHeaderSize: server.max_header_size,
-      headersTimeout: server.headers_timeout,
-      requestTimeout: server.request_timeout,
-      keepAliveTimeout: server.keep_alive_timeout,
-      connectionsCheckingInterval: Math.min(1000, server.headers_timeout),
+      ...http1ServerOptions(server),
     },
     handlers.request,
   );

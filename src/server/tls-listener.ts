@@ -23,7 +23,7 @@ import { GatewayError } from '../errors.ts';
 import type { ServerTlsMaterial } from '../tls/certificates.ts';
 import { CertificateSelector, contextOptions } from '../tls/sni.ts';
 import { guardSession } from './http2-guard.ts';
-import { answerClientError, type PublicHandlers } from './public-server.ts';
+import { answerClientError, http1ServerOptions, type PublicHandlers } from './public-server.ts';
 import { sendError } from './send.ts';
 
 /** What main needs of any public listener to serve and to drain. */
@@ -61,16 +61,7 @@ export function createTlsPublicServer(
     requestCert: mutualTls,
     rejectUnauthorized: mutualTls,
   };
-  const http1Options = {
-    insecureHTTPParser: false,
-    requireHostHeader: true,
-    joinDuplicateHeaders: false,
-    maxHeaderSize: server.max_header_size,
-    headersTimeout: server.headers_timeout,
-    requestTimeout: server.request_timeout,
-    keepAliveTimeout: server.keep_alive_timeout,
-    connectionsCheckingInterval: Math.min(1000, server.headers_timeout),
-  };
+  const http1Options = http1ServerOptions(server);
 
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
