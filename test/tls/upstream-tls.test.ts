@@ -3,6 +3,8 @@
 // server_name for SNI and verification, a client certificate for mTLS, and health
 // checks that verify the instance the same way.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
@@ -144,5 +146,34 @@ test('auth.tls: a verify_url with a private CA works through ca_file, and is 503
     assert.equal(refused.json<{ error: { code: string } }>().error.code, 'AUTH_UNAVAILABLE');
   } finally {
     await Promise.all([trusting.close(), distrusting.close()]);
+  }
+});
+
+test('auth.tls: new contents in the same ca_file take effect on reload', async (t) => {
+  if (!requireOpenssl(t)) return;
+  // The file first holds another CA's certificate, so the verify service is not trusted.
+  const other = createPki('Other Test CA');
+  const caFile = join(other.dir, 'auth-ca.pem');
+  writeFileSync(caFile, other.ca);
+  const gw = await startTestGateway(
+    {
+      services: { api: { url: plain.url, tls: { ca_file: pki.caFile } } },
+      routes: [{ path: '/api', service: 'api' }],
+      auth: { mode: 'remote', verify_url: `${verify.url}/verify`, retries: 0, tls: { ca_file: caFile } },
+    },
+    { watch: false },
+  );
+  try {
+    const refused = await send(`${gw.url}/api/me`, { headers: { authorization: 'Bearer good' } });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'AUTH_UNAVAILABLE');
+    // Same config text, same path; only the file's contents change.
+    writeFileSync(caFile, pki.ca);
+    const result = await gw.gateway.reload();
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal((await send(`${gw.url}/api/me`, { headers: { authorization: 'Bearer good' } })).status, 200);
+  } finally {
+    await gw.close();
+    other.remove();
   }
 });
