@@ -1,6 +1,9 @@
 // A real gRPC server and client (@grpc/grpc-js) on the test service of
 // test/fixtures/echo.proto: each call kind echoes, with hooks for a test to answer
 // otherwise (statuses, trailers, slowness) and to see the metadata that arrived.
+import { once } from 'node:events';
+import { constants, createServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -194,3 +197,69 @@ export function rawUnary(
 }
 
 export { grpc };
+
+export interface RawGrpcEcho {
+  readonly url: string;
+  /** Every HTTP/2 session (connection) the server accepted, in order. */
+  readonly sessions: ServerHttp2Session[];
+  /** Calls whose answer waits until release() (the request bytes are read first). */
+  hold: boolean;
+  release(): void;
+  /** Calls the server has received. */
+  readonly received: { count: number };
+  /** Sends GOAWAY (NO_ERROR) on a session, naming the last stream it received as processed. */
+  goaway(session: ServerHttp2Session): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A gRPC server on bare node:http2 that echoes each unary request's length-prefixed
+ * message as the answer, grpc-status 0. Unlike grpc-js it hands the test its HTTP/2
+ * sessions, so a test can send GOAWAY at a moment of its choosing.
+ */
+export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
+  const server = createServer();
+  const sessions: ServerHttp2Session[] = [];
+  const held: Array<() => void> = [];
+  const received = { count: 0 };
+  const lastStreamId = new Map<ServerHttp2Session, number>();
+  server.on('session', (session) => sessions.push(session));
+  server.on('stream', (stream) => {
+    received.count++;
+    lastStreamId.set(stream.session!, Math.max(lastStreamId.get(stream.session!) ?? 0, stream.id!));
+    const parts: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => parts.push(chunk));
+    stream.on('end', () => {
+      const answer = () => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(Buffer.concat(parts));
+      };
+      if (echo.hold) held.push(answer);
+      else answer();
+    });
+    stream.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const echo: RawGrpcEcho = {
+    url: `http://127.0.0.1:${port}`,
+    sessions,
+    hold: false,
+    received,
+    goaway(session) {
+      session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId.get(session) ?? 0);
+    },
+    release() {
+      for (const answer of held.splice(0)) answer();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const session of sessions) session.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return echo;
+}
