@@ -226,7 +226,8 @@ export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
   server.on('session', (session) => sessions.push(session));
   server.on('stream', (stream) => {
     received.count++;
-    lastStreamId.set(stream.session!, Math.max(lastStreamId.get(stream.session!) ?? 0, stream.id!));
+    const session = stream.session as ServerHttp2Session;
+    lastStreamId.set(session, Math.max(lastStreamId.get(session) ?? 0, stream.id ?? 0));
     const parts: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => parts.push(chunk));
     stream.on('end', () => {
