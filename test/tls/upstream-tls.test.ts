@@ -177,3 +177,35 @@ test('auth.tls: new contents in the same ca_file take effect on reload', async (
     other.remove();
   }
 });
+
+test('services.<name>.tls: new contents in the same ca_file reach the health probes on reload', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const other = createPki('Other Test CA');
+  const caFile = join(other.dir, 'service-ca.pem');
+  writeFileSync(caFile, other.ca);
+  const probe = { path: '/health', interval: '100ms', timeout: '1s', retries: 1 };
+  const gw = await startTestGateway(
+    {
+      services: { checked: { url: plain.url, tls: { ca_file: caFile }, health_check: probe } },
+      routes: routes('checked'),
+    },
+    { watch: false },
+  );
+  try {
+    // The probe cannot verify the instance: never healthy.
+    assert.equal((await send(`${gw.url}/checked/a`)).status, 503);
+    writeFileSync(caFile, pki.ca);
+    const result = await gw.gateway.reload();
+    assert.equal(result.ok, true, JSON.stringify(result));
+    // The rebuilt probe client verifies it now; bounded polling, generous for a loaded machine.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await send(`${gw.url}/checked/a`)).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(status, 200);
+  } finally {
+    await gw.close();
+    other.remove();
+  }
+});
