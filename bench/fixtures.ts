@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Child, isRunning, startProcess } from './children.ts';
+import { GRPC_PATH, waitForGrpc } from './grpc-request.ts';
 import { freePort, waitFor200 } from './net.ts';
 import { pinned } from './pin.ts';
 
@@ -13,12 +14,18 @@ export interface AuthFixture {
   token: string; // a valid token for alice, good for an hour
 }
 
+export interface GrpcUpstreamFixture {
+  url: string; // h2c origin
+  child: Child; // its process: the direct row's CPU and RSS are read from it
+}
+
 export class Fixtures {
   readonly #root: string;
   readonly #workDir: string;
   #auth?: Promise<AuthFixture>;
   #redis?: Promise<string>;
   #otlpSink?: Promise<string>;
+  #grpcUpstream?: Promise<GrpcUpstreamFixture>;
 
   constructor(root: string, workDir: string) {
     this.#root = root;
@@ -40,6 +47,25 @@ export class Fixtures {
   otlpSink(): Promise<string> {
     this.#otlpSink ??= this.#startOtlpSink();
     return this.#otlpSink;
+  }
+
+  /** The gRPC rows' upstream (bench/grpc-upstream.ts, h2c), shared by both rows as the HTTP upstream is. */
+  grpcUpstream(): Promise<GrpcUpstreamFixture> {
+    this.#grpcUpstream ??= this.#startGrpcUpstream();
+    return this.#grpcUpstream;
+  }
+
+  async #startGrpcUpstream(): Promise<GrpcUpstreamFixture> {
+    const port = await freePort();
+    const [command, args] = pinned('others', process.execPath, ['bench/grpc-upstream.ts']);
+    const child = startProcess('grpc upstream', command, args, {
+      env: { PORT: String(port) },
+      logFile: join(this.#workDir, 'grpc-upstream.log'),
+      cwd: this.#root,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForGrpc(`${url}${GRPC_PATH}`, child);
+    return { url, child };
   }
 
   async #startOtlpSink(): Promise<string> {

@@ -133,3 +133,12 @@ export async function runH2Load(options: LoadOptions): Promise<LoadResult> {
   if (Object.keys(options.headers).length > 0) args.push(JSON.stringify(options.headers));
   return JSON.parse(await runChild('h2-load', process.execPath, args)) as LoadResult;
 }
+
+/** The gRPC rows' loader: bench/grpc-load.ts, sessions and streams as for the h2 row. */
+export async function runGrpcLoad(options: LoadOptions): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('grpc-load.ts', import.meta.url));
+  const streams = 10;
+  const sessions = Math.max(1, Math.round(options.connections / streams));
+  const args = [script, options.url, String(sessions), String(options.durationS), String(streams)];
+  return JSON.parse(await runChild('grpc-load', process.execPath, args)) as LoadResult;
+}

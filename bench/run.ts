@@ -17,7 +17,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { type Child, cpuSeconds, isRunning, rssMb, startProcess, stop, stopAll } from './children.ts';
 import { runFixedRate } from './fixed-rate-run.ts';
 import { Fixtures } from './fixtures.ts';
-import { loader, runH2Load, runLoad as runHttp1Load } from './load.ts';
+import { grpcProbe } from './grpc-request.ts';
+import { loader, runGrpcLoad, runH2Load, runLoad as runHttp1Load } from './load.ts';
 import { installed } from './native-proxies.ts';
 import { freePort, waitFor200 } from './net.ts';
 import { pinned, pinningNote } from './pin.ts';
@@ -78,6 +79,11 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
   let target = upstream;
   let url = `${upstreamUrl}${PATH}`;
   let readyMs: number | undefined;
+  if (scenario.direct) {
+    const direct = await scenario.direct(ctx);
+    target = direct.child;
+    url = direct.url;
+  }
   if (scenario.launch) {
     const launch = await scenario.launch(ctx);
     const logFile = join(WORK, `${slug(scenario.name)}.log`);
@@ -97,7 +103,8 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
   }
   try {
     const headers = (await scenario.headers?.(ctx)) ?? {};
-    await probe(url, headers);
+    if (scenario.protocol === 'grpc') await grpcProbe(url);
+    else await probe(url, headers);
     const pid = target.process.pid!;
     const idleRssMb = rssMb(pid);
     const fixedRate: FixedRateResult[] = [];
@@ -110,9 +117,10 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
       }
     }
     log(
-      `${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections (${scenario.protocol === 'h2' ? 'bench/h2-load.ts' : loader})`,
+      `${scenario.name}: warm-up ${warmupS}s, then ${durationS}s at ${connections} connections (${scenario.protocol ? `bench/${scenario.protocol}-load.ts` : loader})`,
     );
-    const runLoad = scenario.protocol === 'h2' ? runH2Load : runHttp1Load;
+    const runLoad =
+      scenario.protocol === 'h2' ? runH2Load : scenario.protocol === 'grpc' ? runGrpcLoad : runHttp1Load;
     if (warmupS > 0) await runLoad({ url, connections, durationS: warmupS, headers });
     const cpuBefore = cpuSeconds(pid);
     const sampler = new RssSampler(pid);
@@ -135,7 +143,7 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
       load1: loadavg()[0],
     };
   } finally {
-    if (target !== upstream) await stop(target);
+    if (scenario.launch) await stop(target);
   }
 }
 

@@ -6,7 +6,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { makeLocalhostCertificate } from '../demo/tls.ts';
+import type { Child } from './children.ts';
 import type { Fixtures } from './fixtures.ts';
+import { GRPC_PATH } from './grpc-request.ts';
 import { caddy, haproxy, nginx } from './native-proxies.ts';
 import { freePort } from './net.ts';
 import type { Placement } from './pin.ts';
@@ -46,8 +48,10 @@ export interface Scenario {
   fixedRate?: boolean;
   /** Cores the process under test may use (see pin.ts): one of its own by default. */
   placement?: Placement;
-  /** h2: loaded by bench/h2-load.ts (wrk and autocannon speak HTTP/1.1 only). */
-  protocol?: 'h2';
+  /** h2: loaded by bench/h2-load.ts; grpc: by bench/grpc-load.ts (wrk and autocannon speak HTTP/1.1 only). */
+  protocol?: 'h2' | 'grpc';
+  /** A row without launch loading a side service instead of the HTTP upstream: its URL and process. */
+  direct?: (ctx: BenchContext) => Promise<{ url: string; child: Child }>;
 }
 
 /** Every row requests this path; the gateway's route strips /api, the others pass it on. */
@@ -86,7 +90,9 @@ interface GatewayVariant {
   placement?: Placement;
   /** Serve the route over TLS on a port of its own (plain HTTP stays for /ready). */
   tls?: boolean;
-  protocol?: 'h2';
+  protocol?: 'h2' | 'grpc';
+  /** The URL to load on the gateway's plain port, when it is not PATH. */
+  path?: string;
 }
 
 /** The gateway (real CLI) with a generated config: one route to the upstream, plus the variant. */
@@ -114,7 +120,10 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       return {
         args: [...GATEWAY_NODE_FLAGS, 'src/cli.ts', 'start', '--config', file],
         readyUrl: `http://127.0.0.1:${ctx.port}/ready`,
-        url: tlsPort === undefined ? undefined : `https://127.0.0.1:${tlsPort}${PATH}`,
+        url:
+          tlsPort === undefined
+            ? variant.path && `http://127.0.0.1:${ctx.port}${variant.path}`
+            : `https://127.0.0.1:${tlsPort}${PATH}`,
       };
     },
   };
@@ -214,6 +223,29 @@ export const SCENARIOS: Scenario[] = [
     'gateway h2',
     'plain route over HTTP/2 with TLS; loaded by bench/h2-load.ts (node:http2, 10 streams per connection)',
     { tls: true, protocol: 'h2' },
+  ),
+  // gRPC, two rows in one run (BENCH_ONLY=grpc): the same unary call straight to a
+  // node:http2 gRPC server, then through the gateway on a grpc route (h2c both hops).
+  {
+    name: 'grpc (direct)',
+    what: 'no proxy: unary gRPC calls (h2c) straight to bench/grpc-upstream.ts; bench/grpc-load.ts, 10 streams per connection',
+    protocol: 'grpc',
+    direct: async (ctx) => {
+      const { url, child } = await ctx.fixtures.grpcUpstream();
+      return { url: `${url}${GRPC_PATH}`, child };
+    },
+  },
+  gateway(
+    'gateway grpc',
+    'the same unary gRPC calls through a grpc: true route, h2c to the gateway and to the instance (services.http2)',
+    {
+      protocol: 'grpc',
+      path: GRPC_PATH,
+      config: async (ctx) => ({
+        services: { greeter: { url: (await ctx.fixtures.grpcUpstream()).url, http2: true } },
+        routes: [{ path: '/bench.Greeter', service: 'greeter', grpc: true }],
+      }),
+    },
   ),
   gateway('gateway + access log', 'plain route with the JSON access log on (to a file)', {
     config: () => ({ log: { level: 'info', access_log: true } }),
