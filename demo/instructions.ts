@@ -42,10 +42,16 @@ curl -s -w '\\n' ${g}/health
 curl -s -w '\\n' ${g}/ready
 curl -s ${u.admin}/metrics | grep -E '^gatehouse_(requests_total|upstream_up|breaker_state)'
 curl -s -w '\\n' ${u.jwks}
+
+# 8. gRPC through the gateway (h2c on the same port; @grpc/grpc-js client of the repo): once
+#    without a token, once with it (the reply shows the user id the gateway sent as metadata);
+#    run from the repository directory
+GATEWAY=${new URL(g).host} npm run -s demo:grpc -- alice
+GATEWAY=${new URL(g).host} npm run -s demo:grpc -- alice "$TOKEN"
 ${
   u.https
     ? `
-# 8. The same gateway over HTTPS (HTTP/2 and HTTP/1.1 by ALPN), trusting the demo's own certificate;
+# 9. The same gateway over HTTPS (HTTP/2 and HTTP/1.1 by ALPN), trusting the demo's own certificate;
 #    upstreams see X-Forwarded-Proto: https
 curl -s -w '\\n' --cacert ${u.https.cacert} --http2 ${u.https.url}/api/users/1 ${auth}
 curl -s -w '\\n%{http_version}\\n' --cacert ${u.https.cacert} --http1.1 ${u.https.url}/public/

@@ -11,6 +11,7 @@ import { instructions } from './instructions.ts';
 import { assertPortsFree, type PortClaim } from './ports.ts';
 import { startAuthService } from './services/auth.ts';
 import { startCatalogService } from './services/catalog.ts';
+import { startGreeterService } from './services/greeter.ts';
 import type { RunningService } from './services/http.ts';
 import { startOrdersService } from './services/orders.ts';
 import { startUsersService } from './services/users.ts';
@@ -23,6 +24,7 @@ const STARTERS: Record<string, (port: number) => Promise<RunningService>> = {
   users: startUsersService,
   orders: startOrdersService,
   catalog: startCatalogService,
+  greeter: startGreeterService,
 };
 
 interface DemoConfig {
