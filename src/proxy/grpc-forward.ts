@@ -11,7 +11,10 @@
 // Outcome for the breaker: UNAVAILABLE from the upstream and a broken stream are
 // failures; every other status (NOT_FOUND, INVALID_ARGUMENT…) is the application
 // speaking and counts as a success. A call is retried on another instance only when
-// no session could be opened: nothing reached the first one.
+// no session could be opened: nothing reached the first one. A stream the instance
+// refused unprocessed (REFUSED_STREAM, as in the race with its GOAWAY: RFC 9113 6.8) is
+// sent again once, on a new session, when the request bytes already sent were few
+// enough to keep (REPLAY_LIMIT).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   type ClientHttp2Stream,
@@ -61,6 +64,9 @@ const NOT_FORWARDED = new Set([
   'content-length',
 ]);
 
+/** Request bytes kept until the answer starts, so a refused stream can be sent again. */
+const REPLAY_LIMIT = 64 * 1024;
+
 /** Answer fields the client response must not copy from the upstream. */
 const NOT_RETURNED = new Set([...NOT_FORWARDED, 'x-request-id', 'date']);
 
@@ -79,6 +85,7 @@ export async function forwardGrpc(
   const deadlineAt = timeout === undefined ? undefined : call.startedAt + timeout;
   outcome.service = target.pool.name;
   let excluded: Set<UpstreamInstance> | undefined;
+  let replay: readonly Buffer[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (res.destroyed) return;
     if (deadlineAt !== undefined && performance.now() >= deadlineAt) {
@@ -111,8 +118,14 @@ export async function forwardGrpc(
       excluded.add(lease.instance);
       continue;
     }
-    const result = await relay(req, res, stream, target, call, deadlineAt, outcome);
+    for (const chunk of replay) stream.write(chunk);
+    const result = await relay(req, res, stream, target, call, deadlineAt, outcome, replay);
     lease.release(result.lease);
+    if (result.refused && attempt === 1) {
+      // Unprocessed: the same instance, on the new session its GOAWAY made us open.
+      replay = result.refused;
+      continue;
+    }
     if (result.error) throw result.error;
     return;
   }
@@ -123,6 +136,8 @@ interface RelayResult {
   readonly lease: LeaseOutcome;
   /** Set when nothing was answered yet: the data plane sends it as a gRPC status. */
   readonly error?: GatewayError;
+  /** The instance refused the stream unprocessed; these request bytes were sent and may be sent again. */
+  readonly refused?: readonly Buffer[];
 }
 
 function relay(
@@ -133,16 +148,33 @@ function relay(
   call: GrpcCall,
   deadlineAt: number | undefined,
   outcome: GrpcOutcome,
+  replayed: readonly Buffer[],
 ): Promise<RelayResult> {
   return new Promise((resolve) => {
     const sentAt = performance.now();
     let done = false;
     let trailers: H2Headers | undefined;
+    // What was sent of the request, kept until the answer starts or it grows too big.
+    let sent: Buffer[] | undefined = [...replayed];
+    let sentBytes = sent.reduce((sum, chunk) => sum + chunk.length, 0);
+    const keep = (chunk: Buffer) => {
+      if (sent === undefined) return;
+      sentBytes += chunk.length;
+      if (sentBytes > REPLAY_LIMIT) {
+        sent = undefined;
+        req.off('data', keep);
+      } else sent.push(chunk);
+    };
+    const forget = () => {
+      sent = undefined;
+      req.off('data', keep);
+    };
     const finish = (result: RelayResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       res.off('close', onClientClose);
+      req.off('data', keep);
       req.unpipe(stream);
       resolve(result);
     };
@@ -176,9 +208,11 @@ function relay(
     res.once('close', onClientClose);
 
     // The client's messages, with backpressure; a stream the client ends ends upstream.
+    req.on('data', keep);
     req.pipe(stream);
 
     stream.on('response', (headers, flags) => {
+      forget();
       outcome.upstreamMs = performance.now() - sentAt;
       const status = Number(headers[':status']);
       const head = clientHeaders(headers, call.responseHeaders);
@@ -213,6 +247,11 @@ function relay(
     });
     stream.on('close', () => {
       if (done) return;
+      // Refused unprocessed before any answer: the caller may send it again elsewhere.
+      if (!res.headersSent && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && sent !== undefined) {
+        finish({ lease: 'neutral', refused: sent });
+        return;
+      }
       // Closed without a proper end: reset by the instance, or its session died.
       const broken = new GatewayError('BAD_GATEWAY', {
         message: `The upstream stream broke (HTTP/2 code ${stream.rstCode})`,

@@ -116,12 +116,25 @@ export class H2SessionSlot {
     });
   }
 
-  /** No new streams; those under way finish. */
+  /**
+   * No new streams; those under way finish. Called once the instance has no call in
+   * flight (retirement, shutdown), so a session already closed by the instance's GOAWAY
+   * carries none of ours: node can keep such a session (and its socket) open after its
+   * last stream ended, and close() on it would never call back, so it is destroyed.
+   */
   close(): Promise<void> {
     this.#closed = true;
     this.#ready = undefined;
     return Promise.all(
-      [...this.#all].map((session) => new Promise<void>((resolve) => session.close(() => resolve()))),
+      [...this.#all].map(
+        (session) =>
+          new Promise<void>((resolve) => {
+            if (session.destroyed) return resolve();
+            session.once('close', () => resolve());
+            if (session.closed) session.destroy();
+            else session.close();
+          }),
+      ),
     ).then(() => {});
   }
 

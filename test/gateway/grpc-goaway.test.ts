@@ -64,4 +64,15 @@ describe('gRPC upstream GOAWAY', () => {
     assert.equal(again.error, undefined);
     assert.equal(upstream.sessions.length, 2, 'the new session is reused');
   });
+
+  it('retries on a new session a call the instance refused unprocessed in its GOAWAY', async () => {
+    const warm = await unary(client, { text: 'warm' });
+    assert.equal(warm.error, undefined);
+    const sessionsBefore = upstream.sessions.length;
+    upstream.refuseNext = true;
+    const refused = await unary(client, { text: 'refused once' });
+    assert.equal(refused.error, undefined, `the refused call failed: ${refused.error?.message}`);
+    assert.equal(refused.response?.text, 'refused once');
+    assert.equal(upstream.sessions.length, sessionsBefore + 1, 'the retry went over a new session');
+  });
 });

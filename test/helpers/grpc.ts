@@ -205,6 +205,11 @@ export interface RawGrpcEcho {
   /** Calls whose answer waits until release() (the request bytes are read first). */
   hold: boolean;
   release(): void;
+  /**
+   * The next call is refused unprocessed: GOAWAY naming the stream before it as the last
+   * processed, and the stream reset with REFUSED_STREAM (RFC 9113 6.8: safe to retry).
+   */
+  refuseNext: boolean;
   /** Calls the server has received. */
   readonly received: { count: number };
   /** Sends GOAWAY (NO_ERROR) on a session, naming the last stream it received as processed. */
@@ -227,6 +232,13 @@ export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
   server.on('stream', (stream) => {
     received.count++;
     const session = stream.session as ServerHttp2Session;
+    stream.on('error', () => {});
+    if (echo.refuseNext) {
+      echo.refuseNext = false;
+      session.goaway(constants.NGHTTP2_NO_ERROR, (stream.id ?? 1) - 2);
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     lastStreamId.set(session, Math.max(lastStreamId.get(session) ?? 0, stream.id ?? 0));
     const parts: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => parts.push(chunk));
@@ -249,6 +261,7 @@ export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
     url: `http://127.0.0.1:${port}`,
     sessions,
     hold: false,
+    refuseNext: false,
     received,
     goaway(session) {
       session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId.get(session) ?? 0);
