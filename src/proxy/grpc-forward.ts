@@ -122,7 +122,8 @@ export async function forwardGrpc(
     const result = await relay(req, res, stream, target, call, deadlineAt, outcome, replay);
     lease.release(result.lease);
     if (result.refused && attempt === 1) {
-      // Unprocessed: the same instance, on the new session its GOAWAY made us open.
+      // Unprocessed: sent again to the next instance the pool gives (the same one over the
+      // new session its GOAWAY made us open, or another), the kept bytes first.
       replay = result.refused;
       continue;
     }
