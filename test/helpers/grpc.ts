@@ -2,7 +2,7 @@
 // test/fixtures/echo.proto: each call kind echoes, with hooks for a test to answer
 // otherwise (statuses, trailers, slowness) and to see the metadata that arrived.
 import { once } from 'node:events';
-import { constants, createServer, type ServerHttp2Session } from 'node:http2';
+import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -212,6 +212,8 @@ export interface RawGrpcEcho {
   refuseNext: boolean;
   /** Calls the server has received. */
   readonly received: { count: number };
+  /** The request headers of every call received, in order (grpc-js servers hide grpc-timeout). */
+  readonly headers: IncomingHttpHeaders[];
   /** Sends GOAWAY (NO_ERROR) on a session, naming the last stream it received as processed. */
   goaway(session: ServerHttp2Session): void;
   close(): Promise<void>;
@@ -227,10 +229,12 @@ export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
   const sessions: ServerHttp2Session[] = [];
   const held: Array<() => void> = [];
   const received = { count: 0 };
+  const headers: IncomingHttpHeaders[] = [];
   const lastStreamId = new Map<ServerHttp2Session, number>();
   server.on('session', (session) => sessions.push(session));
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, requestHeaders) => {
     received.count++;
+    headers.push(requestHeaders);
     const session = stream.session as ServerHttp2Session;
     stream.on('error', () => {});
     if (echo.refuseNext) {
@@ -263,6 +267,7 @@ export async function startRawGrpcEcho(): Promise<RawGrpcEcho> {
     hold: false,
     refuseNext: false,
     received,
+    headers,
     goaway(session) {
       session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId.get(session) ?? 0);
     },
