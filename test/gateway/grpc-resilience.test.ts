@@ -3,6 +3,7 @@
 // the deadline the upstream is handed (grpc-timeout, reduced by the time already spent).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   echoClient,
@@ -19,6 +20,7 @@ import {
 // Small windows so a handful of calls decide; the open state outlasts the test.
 const BREAKER = { min_requests: 3, failure_ratio: 0.5, interval: '10s', timeout: '30s', max_requests: 1 };
 const CALLS = 8;
+const AUTH_DELAY_MS = 300;
 
 /** A gRPC server whose Unary always answers `code` (an application error, not a transport one). */
 function failingServer(code: grpc.status): Promise<TestGrpcServer> {
@@ -105,11 +107,16 @@ describe('gRPC deadline forwarding', () => {
   // biome-ignore lint/suspicious/noExplicitAny: grpc-js client
   let client: any;
 
+  let stub: AuthStub;
+
   before(async () => {
     upstream = await startRawGrpcEcho();
+    // The verify call spends part of the client's deadline before the call is forwarded.
+    stub = await startAuthStub({ tokens: { good: { user_id: 'u-1' } }, answerDelayMs: AUTH_DELAY_MS });
     gw = await startTestGateway({
       services: { echo: { url: upstream.url, http2: true } },
-      routes: [{ path: '/gatehouse.test.Echo', service: 'echo', grpc: true, strip_prefix: false }],
+      auth: { mode: 'remote', verify_url: stub.verifyUrl },
+      routes: [{ path: '/gatehouse.test.Echo', service: 'echo', grpc: true, auth: 'required' }],
     });
     client = echoClient(hostPort(gw.url));
   });
@@ -118,10 +125,13 @@ describe('gRPC deadline forwarding', () => {
     client?.close();
     await gw?.close();
     await upstream?.close();
+    await stub?.close();
   });
 
   it('hands the upstream the time left of the client deadline as grpc-timeout', async () => {
-    const { response, error } = await unary(client, { text: 'deadline' }, { deadlineMs: 5000 });
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer good');
+    const { response, error } = await unary(client, { text: 'deadline' }, { metadata, deadlineMs: 5000 });
     assert.equal(error, undefined);
     assert.equal(response?.text, 'deadline');
     assert.equal(upstream.headers.length, 1);
@@ -129,7 +139,8 @@ describe('gRPC deadline forwarding', () => {
     assert.equal(typeof forwarded, 'string', 'the upstream received a grpc-timeout');
     const ms = grpcTimeoutMs(forwarded as string);
     assert.ok(ms > 0, `forwarded grpc-timeout ${forwarded} is positive`);
-    assert.ok(ms <= 5000, `forwarded grpc-timeout ${forwarded} is at most the client's 5 s`);
+    // The auth answer alone took AUTH_DELAY_MS of the 5 s, so what is left is at most the rest.
+    assert.ok(ms <= 5000 - AUTH_DELAY_MS, `forwarded grpc-timeout ${forwarded} is reduced by the time spent`);
   });
 });
 

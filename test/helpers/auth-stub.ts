@@ -47,6 +47,8 @@ export interface AuthStubOptions {
   /** Path of the verify endpoint; default /auth/verify. */
   readonly path?: string;
   readonly tokens?: Readonly<Record<string, AuthStubAnswer>>;
+  /** In normal mode, answer this long after the request was read: a verify call that takes time. */
+  readonly answerDelayMs?: number;
 }
 
 export async function startAuthStub(options: AuthStubOptions = {}): Promise<AuthStub> {
@@ -73,8 +75,10 @@ export async function startAuthStub(options: AuthStubOptions = {}): Promise<Auth
       }
       const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
       const known = match ? tokens.get(match[1]) : undefined;
-      if (!known) return send(res, 401, { error: 'invalid token' });
-      send(res, known.status, known.answer);
+      const answer = () =>
+        known ? send(res, known.status, known.answer) : send(res, 401, { error: 'invalid token' });
+      if (options.answerDelayMs) setTimeout(answer, options.answerDelayMs).unref();
+      else answer();
     });
   });
   server.on('connection', (socket) => {
