@@ -116,10 +116,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.worker?.sharedBuckets,
   );
   metrics = new GatewayMetrics(registry.upstreams, { processMetrics: !options.worker });
+  // Loaded before apply: a tracer that fails to load must leave nothing running.
+  const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const holder = new RuntimeHolder();
   apply(plan, registry, holder);
   metrics.watchSnapshots(() => holder.retiringCount);
-  const tracer = await loadTracer(config.tracing, (outcome, count) => metrics!.spans(outcome, count));
   const lifecycle = { ready: false, draining: false };
 
   const tunnels = createUpgradeHandler({ holder, logger, accessLog, metrics });
