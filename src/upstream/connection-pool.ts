@@ -2,10 +2,11 @@
 // gets a new undici Pool at once; the old one is closed gracefully (undici's close()
 // lets requests already dispatched on it finish) and kept until then, so destroy()
 // can still abort them at shutdown.
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { connectOptions, sameClientTls } from '../tls/client-options.ts';
+import { skippingInterimContinue } from './interim-continue.ts';
 
 export interface PoolSettings {
   readonly connectTimeout: number;
@@ -86,10 +87,12 @@ function createPool(origin: string, settings: PoolSettings): Pool {
   const { connectTimeout, keepAliveTimeout, connections } = settings;
   return new Pool(origin, {
     // Certificates are always verified: there is no option to skip it.
-    connect: connectOptions(settings.tls),
+    connect: skippingInterimContinue(
+      buildConnector({ ...connectOptions(settings.tls), timeout: connectTimeout }),
+    ),
     connections,
+    // One request at a time per connection: the interim-answer filter relies on it.
     pipelining: 1,
-    connectTimeout,
     keepAliveTimeout,
     // A server's Keep-Alive hint may shorten our idle time but never lengthen it.
     keepAliveMaxTimeout: keepAliveTimeout,

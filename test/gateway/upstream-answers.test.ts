@@ -1,5 +1,5 @@
 // Upstream answers node:http would never write, from an upstream that writes raw bytes:
-// bodiless answers that carry a Content-Length, answers
+// bodiless answers that carry a Content-Length, unsolicited interim answers, answers
 // that break after their status line, and transfer codings other than chunked.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -7,8 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { metricValue, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { rawExchange } from '../helpers/http.ts';
-import { type RawUpstream, startRawUpstream } from '../helpers/upstream.ts';
+import { rawExchange, send } from '../helpers/http.ts';
+import { type RawUpstream, startRawUpstream, startUpstream } from '../helpers/upstream.ts';
 
 const zipped = gzipSync(Buffer.from('hello, coded world'));
 
@@ -17,6 +17,21 @@ const answers: Record<string, (socket: Socket) => void> = {
   '/not-modified': (s) => s.write('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 42\r\n\r\n'),
   '/no-content': (s) => s.write('HTTP/1.1 204 No Content\r\nContent-Length: 42\r\n\r\n'),
   '/ok': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+  '/continue': (s) =>
+    s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce'),
+  '/continue-in-pieces': (s) => {
+    // Split inside the status line and again before the final answer, two 100s and a 103.
+    const pieces = [
+      'HTTP/1.1 10',
+      '0 Continue\r\n',
+      '\r\nHTTP/1.0 100 Continue\r\nX-Note: again\r\n\r\n',
+      'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 201 Created\r\n',
+      'Content-Length: 6\r\n\r\npieces',
+    ];
+    for (const [i, piece] of pieces.entries()) setTimeout(() => s.write(piece), i * 30);
+  },
+  '/body-like-continue': (s) =>
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n'),
   '/cut-mid-body': (s) => {
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
     setTimeout(() => s.destroy(), 50);
@@ -89,6 +104,52 @@ test('a 204 with a Content-Length reaches the client as a plain 204, and the con
   assert.doesNotMatch(first, /content-length/i, 'a 204 carries no Content-Length');
   assert.ok(second, `the second request on the connection was answered: ${text}`);
   assert.match(second, /\r\n\r\nok$/);
+});
+
+test('unsolicited 100 Continue answers are skipped, in one piece or split, and the connection stays usable', async () => {
+  const text = await twoOnOneConnection('/continue');
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'the client sees the final answer first');
+  assert.doesNotMatch(text, / 100 /);
+  assert.match(text, /\r\n\r\nonce(?=HTTP)/);
+  assert.match(text, /\r\n\r\nok$/, 'the next request on the connection is answered');
+
+  const pieces = await rawExchange(
+    gw.url,
+    'GET /continue-in-pieces HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n',
+  );
+  assert.match(pieces, /^HTTP\/1\.1 201 Created\r\n/);
+  assert.ok(pieces.endsWith('\r\n\r\npieces'), pieces);
+});
+
+test('a POST whose upstream sends 100 Continue before reading the body gets the final answer', async () => {
+  const continuing = await startUpstream((_req, res, body) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`got ${body.length}`);
+  });
+  // node:http writes the 100 only when asked: ask on every request, before the body is read.
+  continuing.server.prependListener('request', (_req, res) => res.writeContinue());
+  const gateway = await startTestGateway({
+    services: { continuing: { url: continuing.url } },
+    routes: [{ path: '/', service: 'continuing' }],
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const answer = await send(`${gateway.url}/upload`, { method: 'POST', body: Buffer.alloc(100_000, 1) });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.toString(), 'got 100000');
+    }
+  } finally {
+    await gateway.close();
+    await continuing.close();
+  }
+});
+
+test('bytes that look like a 100 inside a body are body, not skipped', async () => {
+  const answer = await rawExchange(
+    gw.url,
+    'GET /body-like-continue HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n',
+  );
+  assert.ok(answer.endsWith('\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n'), answer);
 });
 
 test('an answer cut after its first bytes is the upstream fault: 502 in the access log and the metrics, with a log line', async () => {

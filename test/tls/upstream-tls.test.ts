@@ -16,6 +16,7 @@ let plain: HttpsUpstream;
 let named: HttpsUpstream;
 let mutual: HttpsUpstream;
 let verify: HttpsUpstream;
+let continuing: HttpsUpstream;
 const hasOpenssl = opensslUnavailableReason() === undefined;
 
 before(async () => {
@@ -28,13 +29,20 @@ before(async () => {
   plain = await startHttpsUpstream(ip, echo);
   named = await startHttpsUpstream(internal, echo);
   mutual = await startHttpsUpstream(ip, echo, { clientCa: pki.ca });
+  // Sends an unsolicited 100 Continue before reading the body, as some servers do.
+  continuing = await startHttpsUpstream(ip, (req, res) => {
+    res.writeContinue();
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => json(res, 200, { bytes }));
+  });
   verify = await startHttpsUpstream(ip, (req, res) =>
     req.headers.authorization === 'Bearer good' ? json(res, 200, { user_id: 'u7' }) : json(res, 401, {}),
   );
 });
 
 after(async () => {
-  await Promise.all([plain?.close(), named?.close(), mutual?.close(), verify?.close()]);
+  await Promise.all([plain?.close(), named?.close(), mutual?.close(), verify?.close(), continuing?.close()]);
   pki?.remove();
 });
 
@@ -62,6 +70,26 @@ test('an upstream with a private CA works through tls.ca_file and fails with 502
       gw.logs().filter((l) => l.request_id === 'tls-untrusted' && l.msg !== 'request'),
     );
     assert.match(line, /certificate|UNABLE_TO_VERIFY|self.signed/i, 'the log says why');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('an unsolicited 100 Continue over TLS is skipped: the body goes up and the final answer comes back', async (t) => {
+  if (!requireOpenssl(t)) return;
+  const gw = await startTestGateway({
+    services: { continuing: { url: continuing.url, tls: { ca_file: pki.caFile } } },
+    routes: routes('continuing'),
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const answer = await send(`${gw.url}/continuing/upload`, {
+        method: 'POST',
+        body: Buffer.alloc(200_000, 7),
+      });
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.json(), { bytes: 200_000 });
+    }
   } finally {
     await gw.close();
   }

@@ -1,0 +1,103 @@
+// Skips an upstream's `100 Continue` interim answers before undici sees them.
+//
+// RFC 9110 §15.2 lets a server send 1xx answers the client did not ask for, and a client
+// must skip the ones it does not expect. undici (7.x and 8.x, client-h1.js) skips 102
+// and 103 but destroys the socket on a 100 ("bad response"), which would turn a working
+// upstream's answer into a 502. Gatehouse strips `Expect` before forwarding, so every 100
+// an upstream sends is one to skip.
+//
+// The filter sits between the socket and undici's parser. It only looks at the first bytes
+// of an answer: from the moment undici writes a request head (always a latin1 string that
+// starts with the request line; bodies are Buffers) until the first byte of a final or
+// other interim answer, after which it passes bytes on untouched. Upstream connections
+// carry one request at a time (pipelining: 1), so the bytes that follow a request head
+// are the start of its answer. A head the filter cannot make sense of is passed on as
+// it is, and undici fails it as it would have without the filter.
+import type { Socket } from 'node:net';
+import type { buildConnector } from 'undici';
+
+/** An interim head larger than this is not skipped but handed to undici, which refuses it. */
+const MAX_INTERIM_HEAD = 16 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** "HTTP/1.x NNN" followed by a space or the line end. */
+const STATUS_PREFIX = 13;
+
+/** Wraps an undici connector so each socket it opens skips interim `100 Continue` answers. */
+export function skippingInterimContinue(connector: buildConnector.connector): buildConnector.connector {
+  return (options, callback) =>
+    connector(options, (...args) => {
+      const [error, socket] = args;
+      if (error === null) skipInterimContinue(socket);
+      callback(...args);
+    });
+}
+
+/** Installs the filter on one socket (its own `push` and `write`: see the module comment). */
+export function skipInterimContinue(socket: Socket): void {
+  let atAnswerStart = false;
+  let pending: Buffer | undefined;
+  const push = socket.push.bind(socket);
+  const write = socket.write;
+
+  socket.write = function writeWatchingHeads(this: Socket, chunk: unknown, ...rest: unknown[]) {
+    if (typeof chunk === 'string' && isRequestHead(chunk)) atAnswerStart = true;
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as Socket['write'];
+
+  socket.push = (chunk: Buffer | null, encoding?: BufferEncoding): boolean => {
+    if (!atAnswerStart && pending === undefined) return push(chunk, encoding);
+    if (chunk === null) return flush(pending) && push(null);
+    let bytes = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+    pending = undefined;
+    for (;;) {
+      if (bytes.length < STATUS_PREFIX) return couldBeInterim(bytes) ? hold(bytes) : flush(bytes);
+      const status = interimStatus(bytes);
+      if (status === undefined) return flush(bytes);
+      const end = bytes.indexOf(HEAD_END);
+      if (end < 0) return bytes.length <= MAX_INTERIM_HEAD ? hold(bytes) : flush(bytes);
+      const headEnd = end + HEAD_END.length;
+      // A 100 is dropped; 102 and 103 go on, as undici skips those itself.
+      const more = status === 100 || push(bytes.subarray(0, headEnd));
+      if (headEnd === bytes.length) return more;
+      bytes = bytes.subarray(headEnd);
+    }
+  };
+
+  function hold(bytes: Buffer): boolean {
+    pending = bytes;
+    return true;
+  }
+
+  /** Hands the bytes to undici and stops looking until the next request head. */
+  function flush(bytes: Buffer | undefined): boolean {
+    atAnswerStart = false;
+    return bytes === undefined ? true : push(bytes);
+  }
+}
+
+function isRequestHead(chunk: string): boolean {
+  const code = chunk.charCodeAt(0);
+  // undici's request line starts with the method; its other strings (chunk sizes, the
+  // last chunk) start with CR or a hex digit in lower case.
+  return code >= 0x41 && code <= 0x5a && chunk.indexOf(' HTTP/1.1\r\n') > 0;
+}
+
+const INTERIM_START = 'HTTP/1.1 1';
+const INTERIM_STATUS = /^HTTP\/1\.[01] (1\d\d)[ \r]/;
+
+/** Whether the bytes so far can still be the start of an interim head ("HTTP/1.0" or "HTTP/1.1"). */
+function couldBeInterim(bytes: Buffer): boolean {
+  const text = bytes.toString('latin1');
+  for (let i = 0; i < text.length && i < INTERIM_START.length; i++) {
+    const fits = i === 7 ? text[i] === '0' || text[i] === '1' : text[i] === INTERIM_START[i];
+    if (!fits) return false;
+  }
+  return true;
+}
+
+/** The status of an interim (1xx, not 101) head at the start of the bytes, else undefined. */
+function interimStatus(bytes: Buffer): number | undefined {
+  const match = INTERIM_STATUS.exec(bytes.toString('latin1', 0, STATUS_PREFIX));
+  const status = match === null ? undefined : Number(match[1]);
+  return status === 101 ? undefined : status;
+}
