@@ -5,7 +5,8 @@
 // run with its peak RSS and CPU time per request.
 // Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 3),
 // BENCH_ROUNDS (1; with more, rows are interleaved round by round and the median kept),
-// BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway"), BENCH_RATES
+// BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway"; "=name" is that
+// row alone, its commas left out: "=gateway whole chain"), BENCH_RATES
 // (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_LOADER,
 // BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
 
@@ -150,7 +151,13 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
 async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
   const scenarios = SCENARIOS.filter(
-    (s) => !only || only.some((part) => s.name.toLowerCase().includes(part)),
+    (s) =>
+      !only ||
+      only.some((part) =>
+        part.startsWith('=')
+          ? s.name.toLowerCase().replaceAll(',', '') === part.slice(1)
+          : s.name.toLowerCase().includes(part),
+      ),
   );
   const info: RunInfo = {
     date: new Date().toISOString(),
