@@ -1,18 +1,15 @@
 // Prometheus metrics, one registry per gateway (so several gateways can share a
-// process in tests). Per-request updates go through cached label children: a label
-// lookup in prom-client hashes its labels on every call.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// process in tests). The metrics every request updates live in request-counts.ts;
+// policy rejections go through cached label children: a label lookup in prom-client
+// hashes its labels on every call.
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { BREAKER_STATE_VALUE, type BreakerState } from '../upstream/circuit-breaker.ts';
+import { RequestCounts, type RouteRequestCounts } from './request-counts.ts';
 import { RouteWindow, type WindowSummary } from './route-window.ts';
 
-const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-const OTHER_METHOD = KNOWN_METHODS.length;
-
-/** One route's metric children: its histogram, and its counters by method and status. */
+/** One route's per-request metrics: its counts and durations, and its last minute. */
 interface RouteChildren {
-  readonly duration: Histogram.Internal<'route'>;
-  /** Keyed by status * 8 + method index: a number, so a lookup neither builds nor hashes a string. */
-  readonly requests: Map<number, Counter.Internal>;
+  readonly requests: RouteRequestCounts;
   /** The last minute of this route, for the dashboard. */
   readonly window: RouteWindow;
 }
@@ -34,8 +31,7 @@ export interface UpstreamStatusSource {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'route' | 'method' | 'status'>;
-  readonly #duration: Histogram<'route'>;
+  readonly #requests: RequestCounts;
   readonly #reloads: Counter<'result'>;
   readonly #storeErrors: Counter<'decision'>;
   readonly #authCalls: Counter<'result'>;
@@ -62,19 +58,8 @@ export class GatewayMetrics {
     const registers = [this.registry];
     if (options.processMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
-    this.#requests = new Counter({
-      name: 'gatehouse_requests_total',
-      help: 'Requests answered, by route, method and status.',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: 'gatehouse_request_duration_seconds',
-      help: 'Time from request to the end of the response, by route.',
-      labelNames: ['route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
+    // Registered here, before the others, to keep the order /metrics lists them in.
+    this.#requests = new RequestCounts(this.registry);
     this.#reloads = new Counter({
       name: 'gatehouse_config_reloads_total',
       help: 'Configuration reloads, by result (success or failure).',
@@ -166,19 +151,10 @@ export class GatewayMetrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void {
     let children = this.#routes.get(route);
     if (children === undefined) {
-      children = { duration: this.#duration.labels(route), requests: new Map(), window: new RouteWindow() };
+      children = { requests: this.#requests.route(route), window: new RouteWindow() };
       this.#routes.set(route, children);
     }
-    const methodIndex = methodIndexOf(method);
-    const key = status * 8 + methodIndex;
-    let counter = children.requests.get(key);
-    if (counter === undefined) {
-      const methodLabel = methodIndex === OTHER_METHOD ? 'OTHER' : KNOWN_METHODS[methodIndex];
-      counter = this.#requests.labels(route, methodLabel, String(status));
-      children.requests.set(key, counter);
-    }
-    counter.inc();
-    children.duration.observe(seconds);
+    children.requests.observe(method, status, seconds);
     children.window.record(status, seconds * 1000);
   }
 
@@ -268,11 +244,4 @@ export class GatewayMetrics {
   authCall(result: string): void {
     this.#authCalls.inc({ result });
   }
-}
-
-function methodIndexOf(method: string): number {
-  // GET first: nearly every request is one.
-  if (method === 'GET') return 0;
-  const index = KNOWN_METHODS.indexOf(method);
-  return index === -1 ? OTHER_METHOD : index;
 }
