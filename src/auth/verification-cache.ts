@@ -4,7 +4,7 @@
 // They are separate so a flood of distinct bad tokens can evict only bad tokens.
 // Expiry is stored with each entry and checked against the injected clock, so tests
 // move time by hand; an expired entry reads as a miss and is dropped.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LruMap } from '../cache/lru-map.ts';
 import type { Clock } from '../clock.ts';
 import type { Identity } from './identity.ts';
@@ -28,9 +28,9 @@ interface ValidEntry {
   readonly expiresAt: number;
 }
 
-/** The cache key of a credential: never the credential itself. */
+/** The cache key of a credential: never the credential itself. (One-shot hash: no Hash object per request.) */
 export function credentialKey(authorization: string): string {
-  return createHash('sha256').update(authorization).digest('base64url');
+  return hash('sha256', authorization, 'base64url');
 }
 
 export class VerificationCache {

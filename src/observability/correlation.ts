@@ -1,6 +1,7 @@
-// Request ids and W3C trace context. Ids come from randomUUID, which Node serves from
-// a pre-generated entropy pool: cheaper per request than randomBytes.
-import { randomUUID } from 'node:crypto';
+// Request ids and W3C trace context. Every request gets ids, so they come from
+// pre-generated entropy: request ids from randomUUID (Node keeps a pool for it), trace
+// and span ids hex-encoded from a pool of random bytes refilled when used up.
+import { randomFillSync, randomUUID } from 'node:crypto';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -35,11 +36,28 @@ export function parseTraceparent(header: string | string[] | undefined): Incomin
 
 /** Keeps a valid incoming trace id (with a new parent id), or starts a trace. */
 export function traceFrom(header: string | string[] | undefined): TraceContext {
-  const spanId = randomUUID().replace(/-/g, '').slice(0, 16);
+  const spanId = randomHex(8, ZERO_SPAN);
   const match = typeof header === 'string' ? TRACEPARENT.exec(header.trim().toLowerCase()) : null;
   if (match && match[1] !== ZERO_TRACE && match[2] !== ZERO_SPAN) {
     return { traceId: match[1], traceparent: `00-${match[1]}-${spanId}-${match[3]}` };
   }
-  const traceId = randomUUID().replace(/-/g, '');
+  const traceId = randomHex(16, ZERO_TRACE);
   return { traceId, traceparent: `00-${traceId}-${spanId}-01` };
+}
+
+const POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
+/** `bytes` random bytes as lower-case hex, never `invalid` (W3C forbids all-zero ids). */
+function randomHex(bytes: number, invalid: string): string {
+  for (;;) {
+    if (poolOffset + bytes > POOL_BYTES) {
+      randomFillSync(pool);
+      poolOffset = 0;
+    }
+    const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+    poolOffset += bytes;
+    if (hex !== invalid) return hex;
+  }
 }

@@ -7,8 +7,7 @@
 // an upstream sends is one to skip.
 //
 // The filter sits between the socket and undici's parser. It only looks at the first bytes
-// of an answer: from the moment undici writes a request head (always a latin1 string that
-// starts with the request line; bodies are Buffers) until the first byte of a final or
+// of an answer: from the moment undici writes a request head until the first byte of a final or
 // other interim answer, after which it passes bytes on untouched. Upstream connections
 // carry one request at a time (pipelining: 1), so the bytes that follow a request head
 // are the start of its answer. A head the filter cannot make sense of is passed on as
@@ -39,9 +38,19 @@ export function skipInterimContinue(socket: Socket): void {
   const push = socket.push.bind(socket);
   const write = socket.write;
 
-  socket.write = function writeWatchingHeads(this: Socket, chunk: unknown, ...rest: unknown[]) {
-    if (typeof chunk === 'string' && isRequestHead(chunk)) atAnswerStart = true;
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  socket.write = function writeWatchingHeads(
+    this: Socket,
+    chunk: unknown,
+    encoding?: unknown,
+    callback?: unknown,
+  ) {
+    if (typeof chunk === 'string' && startsWithMethod(chunk)) atAnswerStart = true;
+    return (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(
+      this,
+      chunk,
+      encoding,
+      callback,
+    );
   } as Socket['write'];
 
   socket.push = (chunk: Buffer | null, encoding?: BufferEncoding): boolean => {
@@ -75,11 +84,14 @@ export function skipInterimContinue(socket: Socket): void {
   }
 }
 
-function isRequestHead(chunk: string): boolean {
+/**
+ * undici writes a request head as one string that starts with the method (upper case);
+ * its other strings are chunk sizes and the last chunk, which start with CR or a digit
+ * or lower-case hex letter, and bodies reach the socket as Buffers.
+ */
+function startsWithMethod(chunk: string): boolean {
   const code = chunk.charCodeAt(0);
-  // undici's request line starts with the method; its other strings (chunk sizes, the
-  // last chunk) start with CR or a hex digit in lower case.
-  return code >= 0x41 && code <= 0x5a && chunk.indexOf(' HTTP/1.1\r\n') > 0;
+  return code >= 0x41 && code <= 0x5a;
 }
 
 const INTERIM_START = 'HTTP/1.1 1';
