@@ -50,8 +50,16 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * A plugin imports GatewayError from `gatehouse/plugin` (the sources) while the gateway
+ * may run from its build: two copies of the class. The check is by name and shape, so
+ * either copy's errors map to their status.
+ */
 export function isGatewayError(error: unknown): error is GatewayError {
-  return error instanceof GatewayError;
+  if (error instanceof GatewayError) return true;
+  if (!(error instanceof Error) || error.name !== 'GatewayError') return false;
+  const { code, status } = error as Partial<GatewayError>;
+  return typeof code === 'string' && code in ERROR_CATALOG && status === ERROR_CATALOG[code].status;
 }
 
 /** The JSON body DESIGN.md fixes for every error answered by the gateway itself. */

@@ -13,12 +13,12 @@
 //
 // It is built once per auth config and is long-lived state (pools, cache, breaker):
 // the runtime registry should keep it across reloads while the auth section is unchanged.
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { ThrottledLog } from '../observability/throttled-log.ts';
+import { lazyOwnModule } from '../own-modules.ts';
 import { retryAfterHeader } from '../retry-after.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
@@ -42,8 +42,10 @@ export const OUTAGE_LOG_INTERVAL_MS = 10_000;
 
 // jwt mode's verifier pulls in jose (about 4 MB resident and a few hundred ms of start
 // on a busy machine): it is loaded, synchronously, only when a config uses jwt mode.
-const load = createRequire(import.meta.url);
-const jwtVerifierModule = () => load('./jwt-verifier.ts') as typeof import('./jwt-verifier.ts');
+const jwtVerifierModule = lazyOwnModule<typeof import('./jwt-verifier.ts')>(
+  './jwt-verifier.ts',
+  import.meta.url,
+);
 
 export interface Authenticator {
   /**

@@ -4,13 +4,13 @@
 // each is rebuilt only when the settings it depends on changed. A replaced component
 // is not closed here: its close is handed back in `retire`, which the runtime holder
 // runs once the last request pinned to the old snapshot has ended.
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { type ApiKeyStore, createApiKeyStore } from '../auth/api-keys.ts';
 import type { CompiledApiKeys } from '../auth/api-keys-compile.ts';
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.ts';
 import type { AuthConfig, Config, RateLimitConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import { lazyOwnModule } from '../own-modules.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
@@ -22,9 +22,10 @@ import { SharedBucketStore, type SharedBuckets } from '../workers/shared-bucket-
 
 // The Redis store pulls in ioredis (about 10 MB resident and most of a second of start
 // on a busy machine): it is loaded, synchronously, only when a config uses store: redis.
-const load = createRequire(import.meta.url);
-const redisStoreModule = () =>
-  load('../ratelimit/redis-store.ts') as typeof import('../ratelimit/redis-store.ts');
+const redisStoreModule = lazyOwnModule<typeof import('../ratelimit/redis-store.ts')>(
+  '../ratelimit/redis-store.ts',
+  import.meta.url,
+);
 
 interface Held<T> {
   readonly fingerprint: string;

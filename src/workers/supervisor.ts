@@ -21,6 +21,7 @@ import { watchConfigFile } from '../config/watch.ts';
 import type { Gateway, GatewayOptions, ReloadResult } from '../main.ts';
 import { createLoggers, stdoutDestination } from '../observability/logger.ts';
 import { prettyDestination } from '../observability/pretty.ts';
+import { ownModuleUrl } from '../own-modules.ts';
 import { compileFile, type Plan } from '../runtime/compile.ts';
 import { createAdminServer } from '../server/admin-server.ts';
 import { describeListener } from '../server/listen-address.ts';
@@ -28,7 +29,7 @@ import type { WorkerControl, WorkerInfo } from './count.ts';
 import type { CallMessage, ServeMessage, WorkerData, WorkerMessage } from './protocol.ts';
 import { createSharedBuckets, releaseLockOf } from './shared-bucket-store.ts';
 
-const WORKER_ENTRY = new URL('./worker-main.ts', import.meta.url);
+const WORKER_ENTRY = ownModuleUrl('./worker-main.ts', import.meta.url);
 /** rate_limit.max_clients's default: the shared table is sized once, at start. */
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 

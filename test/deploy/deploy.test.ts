@@ -1,8 +1,10 @@
 // What the container image would run, tested without a Docker engine: the production
-// install (no devDependencies) started as an unprivileged user, and every config the
-// repo ships for compose and Kubernetes validated against the schema.
+// install (no devDependencies) with the JavaScript build, started as an unprivileged
+// user, and every config the repo ships for compose and Kubernetes validated against
+// the schema.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,13 +45,24 @@ test('the demo, compose and Kubernetes configs are valid', async () => {
   assert.ok(grace * 1000 > config.server.shutdown_timeout + 5000);
 });
 
-test('the production install serves as uid 1001 from a tree it cannot write', async () => {
+/** An ES256 token for the key pair, signed here with node:crypto (jose is the gateway's business). */
+function es256Token(privateKey: import('node:crypto').KeyObject, claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'ES256', typ: 'JWT' })}.${part(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+test('the production build serves as uid 1001 from a tree it cannot write, workers and lazy modules included', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-prod-'));
   const upstream = await startUpstream();
+  let child: ChildProcess | undefined;
   try {
     for (const entry of ['package.json', 'package-lock.json', 'bin', 'src']) {
       await cp(join(root, entry), join(dir, entry), { recursive: true });
     }
+    // As the Dockerfile's build stage does, with this checkout's TypeScript.
+    await run(process.execPath, [join(root, 'scripts/build.ts'), join(dir, 'dist')]);
     // As the Dockerfile does: production dependencies only, no install scripts.
     await run(
       'npm',
@@ -67,13 +80,30 @@ test('the production install serves as uid 1001 from a tree it cannot write', as
       'no dev dependencies',
     );
 
+    // Two workers (the worker entry is found in the build), jwt auth (its verifier is a
+    // module loaded only when a config uses it) and a plugin whose GatewayError comes from
+    // `gatehouse/plugin`, the sources: the build's gateway must still map it to its status.
+    await writeFile(
+      join(dir, 'deny.ts'),
+      "import { GatewayError } from 'gatehouse/plugin';\nexport default () => () => { throw new GatewayError('FORBIDDEN'); };\n",
+    );
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await writeFile(
       join(dir, 'gateway.yaml'),
       stringify({
-        server: { host: '127.0.0.1', port: 0 },
+        server: { host: '127.0.0.1', port: 0, workers: 2 },
         admin: { port: 0 },
+        auth: {
+          mode: 'jwt',
+          public_key: publicKey.export({ type: 'spki', format: 'pem' }),
+          algorithms: ['ES256'],
+        },
+        plugins: { deny: { module: './deny.ts' } },
         services: { echo: { url: upstream.url } },
-        routes: [{ path: '/', service: 'echo' }],
+        routes: [
+          { path: '/denied', service: 'echo', auth: 'none', policies: ['deny'] },
+          { path: '/', service: 'echo', auth: 'required' },
+        ],
       }),
     );
     await chmod(dir, 0o755);
@@ -89,34 +119,42 @@ test('the production install serves as uid 1001 from a tree it cannot write', as
       assert.notEqual(write.status, 0, 'uid 1001 cannot write into the installed tree');
       assert.match(write.stderr.toString(), /EACCES/);
     }
-    const child = spawn(process.execPath, ['src/cli.ts', 'start', '--config', 'gateway.yaml'], {
+    const gateway = spawn(process.execPath, ['dist/cli.js', 'start', '--config', 'gateway.yaml'], {
       cwd: dir,
       env: { PATH: process.env.PATH, NODE_ENV: 'production' },
       stdio: 'pipe',
       ...asUser,
     });
+    child = gateway;
     let output = '';
     const listening = new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
+      gateway.stdout.on('data', (chunk: Buffer) => {
         output += chunk;
         const line = output.split('\n').find((l) => l.includes('"gateway listening"'));
         if (line) resolve(JSON.parse(line).url);
       });
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+      gateway.stderr.on('data', (chunk: Buffer) => (output += chunk));
+      gateway.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
     });
     const url = await listening;
     if (asRoot) {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const status = await readFile(`/proc/${gateway.pid}/status`, 'utf8');
       assert.match(status, new RegExp(`^Uid:\\s+${APP_UID}\\s`, 'm'), 'the gateway runs as uid 1001');
     }
-    const response = await send(`${url}/hello`);
+    assert.equal((await send(`${url}/hello`)).status, 401);
+    const denied = await send(`${url}/denied`);
+    assert.equal(denied.status, 403);
+    assert.equal(denied.json<{ error: { code: string } }>().error.code, 'FORBIDDEN');
+    const token = es256Token(privateKey, { sub: 'u1', exp: Math.floor(Date.now() / 1000) + 60 });
+    const response = await send(`${url}/hello`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(response.status, 200);
     assert.equal(upstream.requests.at(-1)?.url, '/hello');
-    child.kill('SIGTERM');
+    gateway.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
   } finally {
+    // A failed assertion must not leave the gateway running (and the test waiting on it).
+    if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
     await upstream.close();
     await rm(dir, { recursive: true, force: true });
   }
