@@ -10,6 +10,7 @@
 // (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_LOADER,
 // BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +151,9 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
 
 async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
+  // The gateway rows run what the image runs: the build in dist/, made fresh from src/.
+  log('building dist/ (npm run build)');
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'inherit' });
   const scenarios = SCENARIOS.filter(
     (s) =>
       !only ||

@@ -93,6 +93,8 @@ interface GatewayVariant {
   protocol?: 'h2' | 'grpc';
   /** The URL to load on the gateway's plain port, when it is not PATH. */
   path?: string;
+  /** Run the TypeScript sources through Node's type stripping instead of the build in dist/. */
+  sources?: boolean;
 }
 
 /** The gateway (real CLI) with a generated config: one route to the upstream, plus the variant. */
@@ -118,7 +120,13 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       const file = join(ctx.workDir, `${name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, stringify(config));
       return {
-        args: [...GATEWAY_NODE_FLAGS, 'src/cli.ts', 'start', '--config', file],
+        args: [
+          ...GATEWAY_NODE_FLAGS,
+          variant.sources ? 'src/cli.ts' : 'dist/cli.js',
+          'start',
+          '--config',
+          file,
+        ],
         readyUrl: `http://127.0.0.1:${ctx.port}/ready`,
         url:
           tlsPort === undefined
@@ -273,6 +281,11 @@ export const SCENARIOS: Scenario[] = [
     'gateway, whole chain',
     'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
     { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
+  ),
+  gateway(
+    'gateway, whole chain, sources',
+    'the whole chain run from src/ through type stripping (npm start) instead of the build in dist/ (the image)',
+    { config: wholeChain, headers: wholeChainHeaders, sources: true },
   ),
   // Tracing's cost, three rows in one run (BENCH_ONLY=tracing): the plain route without
   // tracing, then every request traced (a server span, one per attempt) and one in a
