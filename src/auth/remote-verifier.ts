@@ -20,12 +20,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { Pool } from 'undici';
 import { backoffDelay } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { connectOptions } from '../tls/client-options.ts';
+import { Pool } from '../upstream/undici-parts.ts';
 import { createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims, isSafeHeaderValue } from './identity.ts';
 import { AUTH_RETRY_BACKOFF, verificationBudgetMs } from './retry-budget.ts';

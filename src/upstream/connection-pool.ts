@@ -2,11 +2,12 @@
 // gets a new undici Pool at once; the old one is closed gracefully (undici's close()
 // lets requests already dispatched on it finish) and kept until then, so destroy()
 // can still abort them at shutdown.
-import { buildConnector, Pool } from 'undici';
+
 import type { ServiceConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import { connectOptions, sameClientTls } from '../tls/client-options.ts';
 import { skippingInterimContinue } from './interim-continue.ts';
+import { buildConnector, Pool } from './undici-parts.ts';
 
 export interface PoolSettings {
   readonly connectTimeout: number;

@@ -7,13 +7,13 @@
 // pool: a pool saturated by traffic would queue probes behind requests and mark a
 // busy but working instance unhealthy.
 import type { Logger } from 'pino';
-import { Client } from 'undici';
 import type { Random } from '../backoff.ts';
 import type { HealthCheckConfig } from '../config/schema.ts';
 import { connectOptions } from '../tls/client-options.ts';
 import { probeGrpcHealth } from './grpc-health-probe.ts';
 import type { UpstreamInstance } from './instance.ts';
 import { nextProbeDelay, type ProbeSchedule } from './probe-schedule.ts';
+import { Client } from './undici-parts.ts';
 
 export interface HealthCheckerOptions {
   readonly service: string;
