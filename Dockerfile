@@ -49,11 +49,13 @@ COPY --chown=root:root demo ./demo
 # The gateway. Last, so it is the default target. The admin listener stays on
 # loopback unless ADMIN_HOST says otherwise, and then it wants ADMIN_TOKEN.
 FROM base AS runtime
-ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml
+# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Memory"): two malloc
+# arenas instead of one per thread, and a young generation capped at 4 MB per semi-space.
+ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml MALLOC_ARENA_MAX=2
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM drains and exits 0 (server.shutdown_timeout); SIGHUP reloads.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]
 CMD ["start"]

@@ -71,12 +71,20 @@ function peer(name: string, what: string, file: string, baseline = false): Scena
 }
 
 /**
- * Extra Node flags for the gateway rows only: BENCH_NODE_FLAGS (e.g. V8 heap settings to
- * compare), and with BENCH_PROFILE=1 a CPU profile per row in .bench/profiles/ (written
+ * The memory settings the image runs the gateway with (Dockerfile: ENTRYPOINT and ENV),
+ * chosen by measurement (docs/PERFORMANCE.md, "Memory"): a young generation capped at
+ * 4 MB per semi-space, and two malloc arenas instead of one per thread.
+ */
+const PRODUCTION_NODE_FLAGS = '--max-semi-space-size=4';
+const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
+
+/**
+ * Node flags for the gateway rows only: BENCH_NODE_FLAGS (e.g. V8 heap settings to
+ * compare; default the image's), and with BENCH_PROFILE=1 a CPU profile per row in .bench/profiles/ (written
  * when the gateway exits; read it with `node bench/profile-top.ts <file>`).
  */
 const GATEWAY_NODE_FLAGS = [
-  ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ...(process.env.BENCH_NODE_FLAGS ?? PRODUCTION_NODE_FLAGS).split(' ').filter(Boolean),
   ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.bench/profiles'] : []),
 ];
 

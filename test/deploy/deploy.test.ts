@@ -119,9 +119,14 @@ test('the production build serves as uid 1001 from a tree it cannot write, worke
       assert.notEqual(write.status, 0, 'uid 1001 cannot write into the installed tree');
       assert.match(write.stderr.toString(), /EACCES/);
     }
-    const gateway = spawn(process.execPath, ['dist/cli.js', 'start', '--config', 'gateway.yaml'], {
+    // The image's own command line and memory settings, read from the Dockerfile.
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const [, ...entrypoint] = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    assert.ok(entrypoint.includes('dist/cli.js'), 'the image runs the build');
+    const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+    const gateway = spawn(process.execPath, [...entrypoint, 'start', '--config', 'gateway.yaml'], {
       cwd: dir,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', ...(arenas && { MALLOC_ARENA_MAX: arenas }) },
       stdio: 'pipe',
       ...asUser,
     });
