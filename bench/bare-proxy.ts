@@ -3,16 +3,8 @@
 // Whatever the gateway costs beyond this row is policy and framework.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { HOP_BY_HOP } from './hop-by-hop.ts';
 
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-];
 const pool = new Pool(process.env.UPSTREAM!, { keepAliveTimeout: 30_000 });
 
 const server = createServer(async (req, res) => {

@@ -2,16 +2,8 @@
 // a Fastify catch-all route, which is how DESIGN.md's default data plane is shaped.
 import Fastify from 'fastify';
 import { Pool } from 'undici';
+import { HOP_BY_HOP } from './hop-by-hop.ts';
 
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-];
 const pool = new Pool(process.env.UPSTREAM!, { keepAliveTimeout: 30_000 });
 
 const app = Fastify({ logger: false, keepAliveTimeout: 65_000 });
