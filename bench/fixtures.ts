@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ping, throwawayRedisArgs } from '../test/helpers/redis.ts';
 import { type Child, isRunning, startProcess } from './children.ts';
 import { GRPC_PATH, waitForGrpc } from './grpc-request.ts';
 import { freePort, waitFor200 } from './net.ts';
@@ -102,16 +103,7 @@ export class Fixtures {
 
   async #startRedis(): Promise<string> {
     const port = await freePort();
-    const [command, args] = pinned('others', 'redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ]);
+    const [command, args] = pinned('others', 'redis-server', throwawayRedisArgs(port));
     const child = startProcess('redis-server', command, args, { logFile: join(this.#workDir, 'redis.log') });
     await waitForPong(port, child);
     return `redis://127.0.0.1:${port}`;
@@ -139,17 +131,7 @@ async function waitForPong(port: number, child: Child, timeoutMs = 10_000): Prom
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isRunning(child)) throw new Error('redis-server exited at start (is it installed?)');
-    const answered = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-      socket.setTimeout(500, () => socket.destroy());
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.once('error', () => resolve(false));
-      socket.once('close', () => resolve(false));
-    });
-    if (answered) return;
+    if (await ping(port)) return;
     await sleep(100);
   }
   throw new Error(`redis-server did not answer PING on port ${port}`);

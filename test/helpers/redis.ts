@@ -57,6 +57,14 @@ export function requireRedis(t: TestContext): boolean {
   return false;
 }
 
+/**
+ * The arguments of a redis-server that lives as long as its caller: loopback only,
+ * nothing written to disk. Also what the bench's Redis (bench/fixtures.ts) runs with.
+ */
+export function throwawayRedisArgs(port: number): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+}
+
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -73,24 +81,9 @@ export async function startRedis(): Promise<RedisServer> {
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(
-      REDIS_BIN,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const proc = spawn(REDIS_BIN, [...throwawayRedisArgs(port), '--dir', dir, '--loglevel', 'warning'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
