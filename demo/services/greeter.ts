@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { HEALTH_SERVICE, healthCheckResponse } from './grpc-health.ts';
 import type { RunningService } from './http.ts';
 
 export const GREETER_PROTO = fileURLToPath(new URL('greeter.proto', import.meta.url));
@@ -15,24 +16,11 @@ export function loadGreeter(): any {
   return (grpc.loadPackageDefinition(definition) as any).helloworld.Greeter;
 }
 
-const raw = (bytes: Buffer) => bytes;
-/** grpc.health.v1.Health/Check with the two tiny messages left as bytes: no health proto needed. */
-const HEALTH = {
-  Check: {
-    path: '/grpc.health.v1.Health/Check',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-  },
-};
-const SERVING = Buffer.from([0x08, 0x01]); // HealthCheckResponse { status: SERVING }
+const SERVING = healthCheckResponse(true);
 
 export async function startGreeterService(port: number, host = '127.0.0.1'): Promise<RunningService> {
   const server = new grpc.Server();
-  server.addService(HEALTH, {
+  server.addService(HEALTH_SERVICE, {
     Check: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, SERVING),
   });
   server.addService(loadGreeter().service, {

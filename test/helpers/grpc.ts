@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { HEALTH_SERVICE, healthCheckResponse } from '../../demo/services/grpc-health.ts';
 
 const PROTO = fileURLToPath(new URL('../fixtures/echo.proto', import.meta.url));
 
@@ -46,25 +47,11 @@ export async function startGrpcServer(behaviour: EchoBehaviour = {}): Promise<Te
   const metadata: grpc.Metadata[] = [];
   const health = { serving: true };
   const streamed = { written: 0 };
-  const raw = (b: Buffer) => b;
-  server.addService(
-    {
-      Check: {
-        path: '/grpc.health.v1.Health/Check',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
+  server.addService(HEALTH_SERVICE, {
+    Check(_call: AnyCall, callback: grpc.sendUnaryData<Buffer>) {
+      callback(null, healthCheckResponse(health.serving));
     },
-    {
-      Check(_call: AnyCall, callback: grpc.sendUnaryData<Buffer>) {
-        callback(null, Buffer.from([0x08, health.serving ? 1 : 2]));
-      },
-    },
-  );
+  });
   server.addService(EchoService.service, {
     Unary(call: AnyCall, callback: grpc.sendUnaryData<Msg>) {
       metadata.push(call.metadata);
