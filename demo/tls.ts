@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { selfSignedArgs } from './openssl-req.ts';
 
 export interface DemoCertificate {
   readonly certFile: string;
@@ -18,25 +19,13 @@ export function makeLocalhostCertificate(dir: string): DemoCertificate {
   const keyFile = join(dir, 'localhost.key');
   execFileSync(
     process.env.OPENSSL ?? 'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
+    selfSignedArgs({
       keyFile,
-      '-out',
       certFile,
-      '-days',
-      '7',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
+      days: 7,
+      subject: '/CN=localhost',
+      extensions: ['subjectAltName=DNS:localhost,IP:127.0.0.1'],
+    }),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   return { certFile, keyFile };

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { NEW_P256_KEY, selfSignedArgs } from '../../demo/openssl-req.ts';
 
 const OPENSSL = process.env.OPENSSL ?? 'openssl';
 
@@ -84,27 +85,15 @@ export function createPki(label = 'Gatehouse Test CA'): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pki-'));
   const run = (args: string[]) =>
     execFileSync(OPENSSL, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  run([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${label}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  run(
+    selfSignedArgs({
+      keyFile: 'ca.key',
+      certFile: 'ca.pem',
+      days: 2,
+      subject: `/CN=${label}`,
+      extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+    }),
+  );
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'ca.cnf'), CA_CONFIG);
   const caFile = join(dir, 'ca.pem');
@@ -129,11 +118,7 @@ export function createPki(label = 'Gatehouse Test CA'): TestPki {
       run([
         'req',
         '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
+        ...NEW_P256_KEY,
         '-keyout',
         `${name}.key`,
         '-out',
