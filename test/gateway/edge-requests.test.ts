@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange, send } from '../helpers/http.ts';
-import { refusedPort, startUpstream, type TestUpstream } from '../helpers/upstream.ts';
+import { echoHandler, refusedPort, startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 let upstream: TestUpstream;
 /** No trusted proxies: every peer is a client. */
@@ -155,21 +155,9 @@ test('the client gets exactly one X-Request-ID, the gateway one, even when the u
     assert.deepEqual(ids, ['x-request-id: client-1']);
     assert.equal(lastUpstreamRequest().headers['x-request-id'], 'client-1');
   } finally {
-    upstream.setHandler(echoBack);
+    upstream.setHandler(echoHandler);
   }
 });
-
-function echoBack(...args: Parameters<Parameters<TestUpstream['setHandler']>[0]>): void {
-  const [req, res, body] = args;
-  const text = JSON.stringify({
-    method: req.method,
-    url: req.url,
-    headers: req.headers,
-    bodyLength: body.length,
-  });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Sends a head with Expect: 100-continue and no body; returns what came back within 1.5 s. */
 async function expectContinue(target: string, contentLength: number): Promise<string> {
