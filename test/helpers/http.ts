@@ -1,7 +1,7 @@
 // Client-side helpers: undici requests with no pooling surprises, and raw sockets
 // for what the HTTP parser decides (a real client library would refuse to send it).
 import { connect } from 'node:net';
-import { request as undiciRequest } from 'undici';
+import { type Dispatcher, request as undiciRequest } from 'undici';
 
 export interface SimpleResponse {
   readonly status: number;
@@ -16,12 +16,15 @@ export async function send(
     method?: string;
     headers?: Record<string, string | string[]>;
     body?: string | Buffer | AsyncIterable<Buffer>;
+    /** Another agent than undici's global one (e.g. one that trusts the test CA). */
+    dispatcher?: Dispatcher;
   } = {},
 ): Promise<SimpleResponse> {
   const response = await undiciRequest(url, {
     method: (options.method ?? 'GET') as 'GET',
     headers: options.headers,
     body: options.body as string,
+    dispatcher: options.dispatcher,
   });
   const body = Buffer.from(await response.body.arrayBuffer());
   return {

@@ -3,8 +3,8 @@
 // trust the test CA.
 import { type ClientHttp2Session, connect as h2connect, type IncomingHttpHeaders } from 'node:http2';
 import { type PeerCertificate, connect as tlsConnect } from 'node:tls';
-import { Agent, request } from 'undici';
-import type { SimpleResponse } from './http.ts';
+import { Agent } from 'undici';
+import { type SimpleResponse, send } from './http.ts';
 
 export interface TlsClientOptions {
   readonly ca: Buffer;
@@ -66,24 +66,12 @@ export function tlsAgent(
   });
 }
 
-export async function sendTls(
+export function sendTls(
   url: string,
   agent: Agent,
   options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<SimpleResponse> {
-  const response = await request(url, {
-    method: (options.method ?? 'GET') as 'GET',
-    headers: options.headers,
-    body: options.body,
-    dispatcher: agent,
-  });
-  const body = Buffer.from(await response.body.arrayBuffer());
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body,
-    json: <T>() => JSON.parse(body.toString()) as T,
-  };
+  return send(url, { ...options, dispatcher: agent });
 }
 
 export interface H2Response {
