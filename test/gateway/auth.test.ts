@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verificationBudgetMs } from '../../src/auth/retry-budget.ts';
 import { type AuthStub, type AuthStubAnswer, startAuthStub } from '../helpers/auth-stub.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { metricValue, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange, type SimpleResponse, send } from '../helpers/http.ts';
 import { type RecordedRequest, startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -92,21 +92,6 @@ function lastUpstreamRequest(): RecordedRequest {
 async function rawGet(gw: TestGateway, path: string, headerLines: readonly string[]): Promise<string> {
   const head = [`GET ${path} HTTP/1.1`, 'Host: gw', ...headerLines, 'Connection: close', '', ''].join('\r\n');
   return rawExchange(gw.url, head);
-}
-
-/** Reads one sample of the gateway's Prometheus text; 0 when the series does not exist yet. */
-async function metric(gw: TestGateway, name: string, labels: Record<string, string>): Promise<number> {
-  const text = (await send(`${gw.adminUrl}/metrics`)).body.toString();
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const present = line.slice(name.length + 1, close).split(',');
-    if (wanted.length === present.length && wanted.every((label) => present.includes(label))) {
-      return Number(line.slice(close + 1).trim());
-    }
-  }
-  return 0;
 }
 
 /** Polls `read` until `done` holds or `withinMs` passes (then fails with the last value). */
@@ -300,7 +285,7 @@ describe('remote mode through the gateway', () => {
 
     test('a 401 is counted in gatehouse_requests_total with status 401', async () => {
       const labels = { route: '/secure', method: 'GET', status: '401' };
-      const before = await metric(gw, 'gatehouse_requests_total', labels);
+      const before = await metricValue(gw, 'gatehouse_requests_total', labels);
       assertError(await send(`${gw.url}/secure`), 401, 'UNAUTHORIZED');
       assertError(
         await send(`${gw.url}/secure`, { headers: bearer('unknown-token-2') }),
@@ -309,7 +294,7 @@ describe('remote mode through the gateway', () => {
       );
       // The counter is updated as the response ends, which may be just after the client has it.
       await eventually(
-        () => metric(gw, 'gatehouse_requests_total', labels),
+        () => metricValue(gw, 'gatehouse_requests_total', labels),
         (value) => value === before + 2,
         'gatehouse_requests_total{status="401"}',
       );
@@ -410,11 +395,14 @@ describe('remote mode through the gateway', () => {
 
     test('down (connection refused): retries+1 attempts, 503 within the bound', async () => {
       const labels = { result: 'error' };
-      const errorsBefore = await metric(gw, 'gatehouse_auth_verify_calls_total', labels);
+      const errorsBefore = await metricValue(gw, 'gatehouse_auth_verify_calls_total', labels);
       await stub.setMode('down');
       await failsClosed();
       // Nothing listens, so the attempts show in the gateway's own count of verify calls.
-      assert.equal(await metric(gw, 'gatehouse_auth_verify_calls_total', labels), errorsBefore + RETRIES + 1);
+      assert.equal(
+        await metricValue(gw, 'gatehouse_auth_verify_calls_total', labels),
+        errorsBefore + RETRIES + 1,
+      );
     });
 
     test('answering 2xx garbage: 503 at once, not retried', async () => {
@@ -468,7 +456,7 @@ describe('max_calls_per_second protects the auth service', () => {
     );
     assert.equal(stub.calls, 1 + passed.length, 'a refused verification makes no call');
     assert.equal(
-      await metric(gw, 'gatehouse_auth_verify_calls_total', { result: 'rate_limited' }),
+      await metricValue(gw, 'gatehouse_auth_verify_calls_total', { result: 'rate_limited' }),
       refused.length,
     );
 
@@ -536,7 +524,7 @@ describe('failed_per_client: one address locks out only itself', () => {
     );
     assert.equal(attackerCalls, refused.length, 'a 429 makes no verify call');
     assert.equal(
-      await metric(gw, 'gatehouse_auth_verify_calls_total', { result: 'client_limited' }),
+      await metricValue(gw, 'gatehouse_auth_verify_calls_total', { result: 'client_limited' }),
       limited.length,
     );
 
@@ -610,7 +598,7 @@ describe('the auth service breaker', () => {
       assert.ok(retryAfter >= 1 && retryAfter <= 30, `Retry-After: ${response.headers['retry-after']}`);
     }
     assert.equal(stub.calls, 3, 'no call while the breaker is open');
-    assert.equal(await metric(gw, 'gatehouse_auth_verify_calls_total', { result: 'circuit_open' }), 3);
+    assert.equal(await metricValue(gw, 'gatehouse_auth_verify_calls_total', { result: 'circuit_open' }), 3);
     // A request without a token still gets its 401: the breaker guards calls, not parsing.
     assertError(await send(`${gw.url}/secure`), 401, 'UNAUTHORIZED');
     assert.equal(upstream.requests.length, before);
