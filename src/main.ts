@@ -7,11 +7,9 @@ import type { DestinationStream } from 'pino';
 import { dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
 import { type DescribedRequest, explainRoute, type RouteExplanation } from './admin/route-explainer.ts';
-import { createAdminGuard } from './admin/token.ts';
-import { loadUiAssets } from './admin/ui-assets.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { watchConfigFile } from './config/watch.ts';
+import { watchToReload } from './config/watch.ts';
 import { createLoggers, type Logger } from './observability/logger.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { prettyDestination } from './observability/pretty.ts';
@@ -22,7 +20,7 @@ import { RuntimeHolder } from './runtime/holder.ts';
 import { GatewayRegistry } from './runtime/registry.ts';
 import { createReloader, type ReloadResult } from './runtime/reload.ts';
 import { ReloadHistory } from './runtime/reload-history.ts';
-import { createAdminServer } from './server/admin-server.ts';
+import { adminServerFor } from './server/admin-listener.ts';
 import { createDataPlane } from './server/data-plane.ts';
 import { DEFAULT_IDLE_GRACE_MS, drainListener } from './server/drain.ts';
 import { describeListener } from './server/listen-address.ts';
@@ -161,19 +159,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const explain = (request: DescribedRequest) =>
     explainRoute(holder.current, request, (service) => registry.upstreams.status()[service] ?? []);
   // A worker serves the public port only; the supervisor holds the admin listener.
-  const adminServer =
-    config.admin.enabled && !options.worker
-      ? createAdminServer({
-          metrics,
-          lifecycle,
-          status: () => ({ services: registry.upstreams.status() }),
-          reload,
-          guard: createAdminGuard(config.admin.token),
-          state: dashboard,
-          explain,
-          ui: loadUiAssets(),
-        })
-      : undefined;
+  const adminServer = options.worker
+    ? undefined
+    : adminServerFor(config.admin, {
+        metrics,
+        lifecycle,
+        status: () => ({ services: registry.upstreams.status() }),
+        reload,
+        state: dashboard,
+        explain,
+      });
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
 
@@ -208,13 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // A worker's /ready waits for the whole gateway: every worker started, the admin listening.
   if (options.worker) void options.worker.serving.then(() => (lifecycle.ready = true));
   else lifecycle.ready = true;
-  const watcher =
-    options.watch === false
-      ? undefined
-      : watchConfigFile(options.configFile, reload, {
-          onError: (error) =>
-            logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
-        });
+  const watcher = options.watch === false ? undefined : watchToReload(options.configFile, reload, logger);
   const publicAddress = describeListener(listeners.primary as Server, listeners.primaryScheme);
   const adminAddress = adminServer && describeListener(adminServer);
   const url = publicAddress.url;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Logger } from '../observability/logger.ts';
 
 export interface ConfigWatcher {
   close(): void;
@@ -64,4 +65,12 @@ export function watchConfigFile(
       watcher.close();
     },
   };
+}
+
+/** The gateway's own config file watch: one that fails is only logged, as reloads still have other ways in. */
+export function watchToReload(file: string, reload: () => Promise<unknown>, logger: Logger): ConfigWatcher {
+  return watchConfigFile(file, reload, {
+    onError: (error) =>
+      logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
+  });
 }

@@ -20,7 +20,21 @@ function jsonNumber(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
 }
 
-const roundMs = (ms: number) => Math.round(ms * 100) / 100;
+/**
+ * Milliseconds to two decimals, as JSON.stringify(Math.round(ms * 100) / 100) writes them
+ * ("3.1", "12.05", "7"), from integers: a float-to-string conversion per field per request
+ * showed in the profile.
+ */
+export function jsonMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'null';
+  const hundredths = Math.round(ms * 100);
+  if (hundredths < 0 || hundredths > Number.MAX_SAFE_INTEGER) return jsonNumber(hundredths / 100);
+  const whole = Math.floor(hundredths / 100);
+  const fraction = hundredths % 100;
+  if (fraction === 0) return `${whole}`;
+  if (fraction % 10 === 0) return `${whole}.${fraction / 10}`;
+  return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+}
 
 export interface AccessLogOptions {
   /** The log level: below `info` (warn, error) the access log is off, as for any info line. */
@@ -59,8 +73,8 @@ export class AccessLog {
       line += `,"route":${jsonString(route.name)},"service":${jsonString(outcome.service ?? route.serviceName)}`;
     if (outcome.instance !== undefined) line += `,"instance":${jsonString(outcome.instance)}`;
     if (outcome.attempts) line += `,"attempts":${outcome.attempts}`;
-    line += `,"status":${status},"duration_ms":${jsonNumber(roundMs(performance.now() - state.startedAt))}`;
-    if (outcome.upstreamMs !== undefined) line += `,"upstream_ms":${jsonNumber(roundMs(outcome.upstreamMs))}`;
+    line += `,"status":${status},"duration_ms":${jsonMs(performance.now() - state.startedAt)}`;
+    if (outcome.upstreamMs !== undefined) line += `,"upstream_ms":${jsonMs(outcome.upstreamMs)}`;
     const requestBytes = req.headers['content-length'];
     if (requestBytes !== undefined) line += `,"request_bytes":${jsonNumber(Number(requestBytes))}`;
     if (outcome.responseBytes !== undefined) line += `,"response_bytes":${jsonNumber(outcome.responseBytes)}`;

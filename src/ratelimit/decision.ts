@@ -1,6 +1,6 @@
-// How the stores summarise one request's buckets, shared by the memory store and
-// mirrored by the Lua script (redis-script.ts).
-import type { BucketDecision } from './gcra.ts';
+// How the stores decide and summarise one request's buckets: shared by the memory
+// store and the workers' shared-memory store, mirrored by the Lua script (redis-script.ts).
+import { type BucketDecision, type BucketLimits, takeToken } from './gcra.ts';
 import type { StoreErrorReason, TakeResult } from './store.ts';
 
 /**
@@ -13,6 +13,55 @@ export function isTighter(a: BucketDecision, b: BucketDecision): boolean {
   if (!a.allowed && a.retryAfterMs !== b.retryAfterMs) return a.retryAfterMs > b.retryAfterMs;
   if (a.remaining !== b.remaining) return a.remaining < b.remaining;
   return a.resetMs > b.resetMs;
+}
+
+/** Where a store keeps each bucket's TAT, by key (the key itself, or a hash of it). */
+export interface TatTable<K> {
+  /** The bucket's TAT; undefined for a bucket not held (a full one). */
+  get(key: K): number | undefined;
+  /** `now` lets a bounded table reuse the place of a bucket that is full by then. */
+  set(key: K, tat: number, now: number): void;
+}
+
+/**
+ * Decides one request against the buckets of its `count` keys (with the limits at the
+ * same index; `keys` may be a longer scratch array reused across calls) and, only when each admits it, writes every new TAT: a refusal must not drain
+ * the other buckets. Fills the caller's `decisions` (scratch reused across calls, so
+ * the request path allocates nothing more) and returns the scope to show; the request
+ * is admitted exactly when that scope's decision is (isTighter puts refusals first).
+ */
+export function takeAll<K>(
+  table: TatTable<K>,
+  keys: readonly K[],
+  count: number,
+  limits: readonly BucketLimits[],
+  now: number,
+  decisions: BucketDecision[],
+): number {
+  let allowed = true;
+  let scope = 0;
+  for (let i = 0; i < count; i++) {
+    const decision = takeToken(limits[i], table.get(keys[i]), now);
+    decisions[i] = decision;
+    if (!decision.allowed) allowed = false;
+    if (i > 0 && isTighter(decision, decisions[scope])) scope = i;
+  }
+  if (allowed) {
+    for (let i = 0; i < count; i++) table.set(keys[i], decisions[i].tat, now);
+  }
+  return scope;
+}
+
+/** The answer for a request decided by takeAll, described by its scope's decision. */
+export function decidedResult(scope: number, tightest: BucketDecision): TakeResult {
+  return {
+    allowed: tightest.allowed,
+    scope,
+    remaining: tightest.remaining,
+    resetMs: tightest.resetMs,
+    retryAfterMs: tightest.retryAfterMs,
+    fallback: undefined,
+  };
 }
 
 /** The answers given when the store cannot decide, one pair per reason (no allocation on the error path). */

@@ -6,9 +6,8 @@
 import { LruMap } from '../cache/lru-map.ts';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
-import { isTighter } from './decision.ts';
+import { decidedResult, takeAll } from './decision.ts';
 import type { BucketDecision, BucketLimits } from './gcra.ts';
-import { takeToken } from './gcra.ts';
 import type { BucketStore, TakeResult } from './store.ts';
 
 export interface MemoryStoreOptions {
@@ -41,30 +40,8 @@ export class MemoryBucketStore implements BucketStore {
   }
 
   take(keys: readonly string[], limits: readonly BucketLimits[]): TakeResult {
-    const now = this.#clock();
-    const buckets = this.#buckets;
-    const decisions = this.#decisions;
-    let allowed = true;
-    let scope = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const decision = takeToken(limits[i], buckets.get(keys[i]), now);
-      decisions[i] = decision;
-      if (!decision.allowed) allowed = false;
-      if (i > 0 && isTighter(decision, decisions[scope])) scope = i;
-    }
-    // Commit only when every scope admits: a refusal must not drain the other buckets.
-    if (allowed) {
-      for (let i = 0; i < keys.length; i++) buckets.set(keys[i], decisions[i].tat);
-    }
-    const tightest = decisions[scope];
-    return {
-      allowed,
-      scope,
-      remaining: tightest.remaining,
-      resetMs: tightest.resetMs,
-      retryAfterMs: tightest.retryAfterMs,
-      fallback: undefined,
-    };
+    const scope = takeAll(this.#buckets, keys, keys.length, limits, this.#clock(), this.#decisions);
+    return decidedResult(scope, this.#decisions[scope]);
   }
 
   /** Drops every bucket. The store keeps answering (fresh buckets): requests still in flight on a retired runtime must not fail. */

@@ -16,47 +16,33 @@ import {
 import type { Socket } from 'node:net';
 import type { ServerConfig } from '../config/schema.ts';
 import { DRAIN_EVENT } from './drain.ts';
-import { guardSession } from './http2-guard.ts';
+import { type Http2Events, http2SessionOptions, sessionGuardFor } from './http2-guard.ts';
 import type { PublicHandlers } from './public-server.ts';
 import { adaptHttp2Request, GatewayHttp2Response } from './tls-listener.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-export interface H2cEvents {
-  readonly onRapidReset?: (session: ServerHttp2Session) => void;
-}
 
 /** Makes `http1` (the plain public listener) also serve h2c connections. */
 export function acceptPriorKnowledgeH2(
   http1: Server,
   server: ServerConfig,
   handlers: PublicHandlers,
-  events: H2cEvents = {},
+  events: Http2Events = {},
 ): void {
   const h2 = createH2Server({
-    settings: {
-      maxConcurrentStreams: server.http2_max_concurrent_streams,
-      maxHeaderListSize: server.max_header_size,
-      enablePush: false,
-    },
-    maxSessionInvalidFrames: 100,
-    maxSessionRejectedStreams: 100,
+    ...http2SessionOptions(server),
     Http2ServerResponse: GatewayHttp2Response as unknown as typeof Http2ServerResponse,
   });
   h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
     if (req instanceof Http2ServerRequest && !adaptHttp2Request(req, res)) return;
     handlers.request(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
+  const guard = sessionGuardFor(server, events);
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    guardSession(session, {
-      maxResets: server.http2_max_resets,
-      windowMs: server.http2_reset_window,
-      idleTimeoutMs: server.keep_alive_timeout,
-      onRapidReset: (s) => events.onRapidReset?.(s),
-    });
+    guard(session);
   });
 
   const serveHttp1 = http1.listeners('connection') as ((socket: Socket) => void)[];

@@ -7,8 +7,42 @@
 //   - idle connections: an HTTP/2 connection without open streams is closed (GOAWAY,
 //     graceful) after the keep-alive timeout, as an idle HTTP/1.1 connection would be.
 // Concurrent streams, header list size, invalid frames and refused streams are bounded
-// by the session options the listener passes to node:http2.
+// by the session options below, which every h2 listener (TLS and h2c) passes to node:http2.
 import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { ServerConfig } from '../config/schema.ts';
+
+/** What a public listener reports of its h2 connections. */
+export interface Http2Events {
+  readonly onRapidReset?: (session: ServerHttp2Session) => void;
+}
+
+/** node:http2's own bounds for a public h2 server, from the config. */
+export function http2SessionOptions(server: ServerConfig) {
+  return {
+    settings: {
+      maxConcurrentStreams: server.http2_max_concurrent_streams,
+      maxHeaderListSize: server.max_header_size,
+      enablePush: false,
+    },
+    // Node's defaults are 1000 and 100; a well-behaved client sends no invalid frame.
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
+  };
+}
+
+/** Guards each new session with the config's rapid-reset and idle limits. */
+export function sessionGuardFor(
+  server: ServerConfig,
+  events: Http2Events,
+): (session: ServerHttp2Session) => void {
+  const settings: Http2GuardSettings = {
+    maxResets: server.http2_max_resets,
+    windowMs: server.http2_reset_window,
+    idleTimeoutMs: server.keep_alive_timeout,
+    onRapidReset: (session) => events.onRapidReset?.(session),
+  };
+  return (session) => guardSession(session, settings);
+}
 
 export interface Http2GuardSettings {
   readonly maxResets: number;

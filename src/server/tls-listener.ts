@@ -13,7 +13,6 @@ import {
   type Http2SecureServer,
   Http2ServerRequest,
   Http2ServerResponse,
-  type ServerHttp2Session,
 } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
@@ -22,7 +21,7 @@ import type { ServerConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import type { ServerTlsMaterial } from '../tls/certificates.ts';
 import { CertificateSelector, contextOptions } from '../tls/sni.ts';
-import { guardSession } from './http2-guard.ts';
+import { type Http2Events, http2SessionOptions, sessionGuardFor } from './http2-guard.ts';
 import { answerClientError, http1ServerOptions, type PublicHandlers } from './public-server.ts';
 import { sendError } from './send.ts';
 
@@ -40,15 +39,11 @@ export interface TlsListener {
   setMaterial(material: ServerTlsMaterial): void;
 }
 
-export interface TlsListenerEvents {
-  readonly onRapidReset?: (session: ServerHttp2Session) => void;
-}
-
 export function createTlsPublicServer(
   server: ServerConfig,
   material: ServerTlsMaterial,
   handlers: PublicHandlers,
-  events: TlsListenerEvents = {},
+  events: Http2Events = {},
 ): TlsListener {
   let selector = new CertificateSelector(material);
   const hsts = server.hsts ? `max-age=${hstsSeconds(server.hsts)}` : undefined;
@@ -78,25 +73,11 @@ export function createTlsPublicServer(
       ...tlsOptions,
       ...http1Options,
       allowHTTP1: true,
-      settings: {
-        maxConcurrentStreams: server.http2_max_concurrent_streams,
-        maxHeaderListSize: server.max_header_size,
-        enablePush: false,
-      },
-      // Node's defaults are 1000 and 100; a well-behaved client sends no invalid frame.
-      maxSessionInvalidFrames: 100,
-      maxSessionRejectedStreams: 100,
+      ...http2SessionOptions(server),
       Http2ServerResponse: GatewayHttp2Response as typeof Http2ServerResponse,
     });
     h2.on('request', onRequest);
-    h2.on('session', (session: ServerHttp2Session) =>
-      guardSession(session, {
-        maxResets: server.http2_max_resets,
-        windowMs: server.http2_reset_window,
-        idleTimeoutMs: server.keep_alive_timeout,
-        onRapidReset: (s) => events.onRapidReset?.(s),
-      }),
-    );
+    h2.on('session', sessionGuardFor(server, events));
     listener = h2;
   } else {
     listener = createHttpsServer({ ...tlsOptions, ...http1Options }, onRequest);

@@ -23,8 +23,8 @@
 // bucket every request touches. The lock word holds the owner's thread id: a worker
 // that dies holding it is released by the supervisor (releaseLockOf).
 import { threadId } from 'node:worker_threads';
-import { isTighter } from '../ratelimit/decision.ts';
-import { type BucketDecision, type BucketLimits, takeToken } from '../ratelimit/gcra.ts';
+import { decidedResult, type TatTable, takeAll } from '../ratelimit/decision.ts';
+import type { BucketDecision, BucketLimits } from '../ratelimit/gcra.ts';
 import type { BucketStore, TakeResult } from '../ratelimit/store.ts';
 
 /** Slots looked at for one key before the closest-to-full one is reused. */
@@ -73,6 +73,11 @@ export class SharedBucketStore implements BucketStore {
   readonly #clock: () => number;
   readonly #decisions: BucketDecision[] = [];
   readonly #hashes: number[] = [];
+  // Built once: the lock's critical section reads and writes through it.
+  readonly #table: TatTable<number> = {
+    get: (hash) => this.#tatOf(hash),
+    set: (hash, tat, now) => this.#store(hash, tat, now),
+  };
 
   constructor(buckets: SharedBuckets, clock: () => number = Date.now) {
     this.#slots = new Float64Array(buckets.table);
@@ -86,50 +91,32 @@ export class SharedBucketStore implements BucketStore {
   take(keys: readonly string[], limits: readonly BucketLimits[]): TakeResult {
     const hashes = this.#hashes;
     for (let i = 0; i < keys.length; i++) hashes[i] = keyHash(keys[i]);
-    const decisions = this.#decisions;
-    let allowed = true;
-    let scope = 0;
+    let scope: number;
     this.#acquire();
     try {
-      const now = this.#clock();
-      for (let i = 0; i < keys.length; i++) {
-        const found = this.#find(hashes[i]);
-        const decision = takeToken(limits[i], found >= 0 ? this.#slots[2 * found + 1] : undefined, now);
-        decisions[i] = decision;
-        if (!decision.allowed) allowed = false;
-        if (i > 0 && isTighter(decision, decisions[scope])) scope = i;
-      }
-      // Commit only when every scope admits, each key placed afresh: an earlier key of
+      // Each key is placed afresh on commit (#store probes again): an earlier key of
       // this request may have taken the free slot a later one saw.
-      if (allowed) for (let i = 0; i < keys.length; i++) this.#store(hashes[i], decisions[i].tat, now);
+      scope = takeAll(this.#table, hashes, keys.length, limits, this.#clock(), this.#decisions);
     } finally {
       this.#release();
     }
-    const tightest = decisions[scope];
-    return {
-      allowed,
-      scope,
-      remaining: tightest.remaining,
-      resetMs: tightest.resetMs,
-      retryAfterMs: tightest.retryAfterMs,
-      fallback: undefined,
-    };
+    return decidedResult(scope, this.#decisions[scope]);
   }
 
   /** The table is shared: closing one worker's view drops nothing the others use. */
   async close(): Promise<void> {}
 
-  /** The slot holding `hash`, or -1. */
-  #find(hash: number): number {
+  /** The TAT stored for `hash`, or undefined. */
+  #tatOf(hash: number): number | undefined {
     const slots = this.#slots;
     let index = hash & this.#mask;
     for (let probe = 0; probe < PROBE; probe++) {
       const key = slots[2 * index];
-      if (key === hash) return index;
-      if (key === 0) return -1; // never used: the key cannot be further along
+      if (key === hash) return slots[2 * index + 1];
+      if (key === 0) return undefined; // never used: the key cannot be further along
       index = (index + 1) & this.#mask;
     }
-    return -1;
+    return undefined;
   }
 
   #store(hash: number, tat: number, now: number): void {

@@ -14,16 +14,14 @@ import {
 } from 'prom-client';
 import { adminExposureWarning } from '../admin/exposure.ts';
 import type { DescribedRequest, RouteExplanation } from '../admin/route-explainer.ts';
-import { createAdminGuard } from '../admin/token.ts';
-import { loadUiAssets } from '../admin/ui-assets.ts';
 import { ConfigError, type ConfigSource, formatProblem } from '../config/load.ts';
-import { watchConfigFile } from '../config/watch.ts';
+import { watchToReload } from '../config/watch.ts';
 import type { Gateway, GatewayOptions, ReloadResult } from '../main.ts';
 import { createLoggers, stdoutDestination } from '../observability/logger.ts';
 import { prettyDestination } from '../observability/pretty.ts';
 import { ownModuleUrl } from '../own-modules.ts';
 import { compileFile, type Plan } from '../runtime/compile.ts';
-import { createAdminServer } from '../server/admin-server.ts';
+import { adminServerFor } from '../server/admin-listener.ts';
 import { describeListener } from '../server/listen-address.ts';
 import type { WorkerControl, WorkerInfo } from './count.ts';
 import type { CallMessage, ServeMessage, WorkerData, WorkerMessage } from './protocol.ts';
@@ -255,18 +253,14 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     return run;
   };
 
-  const adminServer = config.admin.enabled
-    ? createAdminServer({
-        metrics: { registry: { metrics: summedMetrics, contentType: processMetrics.contentType } },
-        lifecycle,
-        status,
-        reload,
-        guard: createAdminGuard(config.admin.token),
-        state: dashboard,
-        explain,
-        ui: loadUiAssets(),
-      })
-    : undefined;
+  const adminServer = adminServerFor(config.admin, {
+    metrics: { registry: { metrics: summedMetrics, contentType: processMetrics.contentType } },
+    lifecycle,
+    status,
+    reload,
+    state: dashboard,
+    explain,
+  });
   const exposure = adminExposureWarning(config);
   if (exposure) logger.warn(exposure);
   if (adminServer) {
@@ -289,13 +283,7 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
   }
   lifecycle.ready = true;
   for (const slot of slots) serve(slot);
-  const watcher =
-    options.watch === false
-      ? undefined
-      : watchConfigFile(options.configFile, reload, {
-          onError: (error) =>
-            logger.warn({ err: error }, 'config file watch failed; SIGHUP and POST /reload still work'),
-        });
+  const watcher = options.watch === false ? undefined : watchToReload(options.configFile, reload, logger);
   const adminAddress = adminServer && describeListener(adminServer);
   logger.info(
     {

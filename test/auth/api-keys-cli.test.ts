@@ -1,7 +1,5 @@
 // API keys, roles and a rate limit placed before auth, through the real CLI.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { hashKey } from '../../src/auth/api-keys.ts';
 import { type AuthStub, startAuthStub } from '../helpers/auth-stub.ts';
-import { CLI, runCli, startCliGateway } from '../helpers/cli.ts';
+import { runCli, startCliGateway, writeCliConfig } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -47,28 +45,10 @@ async function writeKeys(file: string, content: unknown): Promise<void> {
   await rename(`${file}.tmp`, file);
 }
 
-async function writeConfig(name: string, config: Record<string, unknown>): Promise<string> {
-  const file = join(dir, name);
-  await writeFile(
-    file,
-    stringify({
-      server: { host: '127.0.0.1', port: 0, shutdown_timeout: '1s' },
-      admin: { host: '127.0.0.1', port: 0 },
-      services: { api: { url: upstream.url } },
-      ...config,
-    }),
-  );
-  return file;
-}
-
 const codeOf = (response: { json<T>(): T }) => response.json<{ error: { code: string } }>().error.code;
 
 test('gatehouse hash-key prints the SHA-256 of stdin, without its trailing newline', async () => {
-  const child = spawn(process.execPath, [CLI, 'hash-key'], { stdio: 'pipe' });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-  child.stdin.end('s3cret-key\n');
-  const [code] = await once(child, 'exit');
+  const { code, stdout: out } = await runCli(['hash-key'], {}, 's3cret-key\n');
   assert.equal(code, 0);
   assert.equal(out, `${hashKey('s3cret-key')}\n`);
   assert.match(out, /^[0-9a-f]{64}\n$/);
@@ -77,7 +57,7 @@ test('gatehouse hash-key prints the SHA-256 of stdin, without its trailing newli
 test('validate refuses a keys file it could not use, with the line', async () => {
   const keys = join(dir, 'bad-keys.yaml');
   await writeFile(keys, 'consumers:\n  - name: billing\n    key_sha256: not-a-hash\n');
-  const file = await writeConfig('bad-keys-gateway.yaml', {
+  const file = await writeCliConfig(dir, 'bad-keys-gateway.yaml', upstream.url, {
     api_keys: { keys_file: 'bad-keys.yaml' },
     routes: [{ path: '/api', service: 'api' }],
   });
@@ -92,7 +72,7 @@ test('validate refuses a keys file it could not use, with the line', async () =>
 test('API keys through a running gateway', async (t) => {
   const keys = join(dir, 'keys.yaml');
   await writeKeys(keys, consumers('reports-key-1'));
-  const file = await writeConfig('keys-gateway.yaml', {
+  const file = await writeCliConfig(dir, 'keys-gateway.yaml', upstream.url, {
     api_keys: { keys_file: 'keys.yaml' },
     rate_limit: { global: 1000, global_burst: 1000, per_client: 1000, per_client_burst: 1000 },
     routes: [
@@ -171,7 +151,7 @@ test('API keys through a running gateway', async (t) => {
 test('with both sections, auth: required takes a bearer token or an API key', async (t) => {
   const keys = join(dir, 'both-keys.yaml');
   await writeKeys(keys, consumers('reports-key'));
-  const file = await writeConfig('both-gateway.yaml', {
+  const file = await writeCliConfig(dir, 'both-gateway.yaml', upstream.url, {
     auth: { verify_url: stub.verifyUrl, retries: 0 },
     api_keys: { keys_file: 'both-keys.yaml' },
     rate_limit: { global: 1000, global_burst: 1000, per_client: 1000, per_client_burst: 1000 },
@@ -194,7 +174,7 @@ test('with both sections, auth: required takes a bearer token or an API key', as
 });
 
 test('a rate limit placed before auth refuses a flood without calling the auth service', async (t) => {
-  const file = await writeConfig('flood-gateway.yaml', {
+  const file = await writeCliConfig(dir, 'flood-gateway.yaml', upstream.url, {
     auth: { verify_url: stub.verifyUrl, retries: 0, negative_cache_ttl: '1ms' },
     rate_limit: { global: 1000, global_burst: 1000, per_client: 1000, per_client_burst: 1000 },
     routes: [

@@ -51,14 +51,13 @@ afterEach(async () => {
   await jwks.setDown(false);
 });
 
+/** jwt mode against the test's JWKS endpoint, with `settings` added. */
+function jwksConfig(settings: Record<string, unknown>) {
+  return authConfig({ mode: 'jwt', jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE, ...settings });
+}
+
 function jwtAuthenticator(settings: Record<string, unknown> = {}, time = fakeClock()) {
-  const config = authConfig({
-    mode: 'jwt',
-    jwks_url: jwks.url,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    ...settings,
-  });
+  const config = jwksConfig(settings);
   const calls: string[] = [];
   const auth = createAuthenticator(config, {
     logger: captureLogger().logger,
@@ -204,13 +203,7 @@ describe('jwt verification cache', () => {
 
   test('a hot token is verified once, and again after its exp', async () => {
     const time = fakeClock();
-    const config = authConfig({
-      mode: 'jwt',
-      jwks_url: jwks.url,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      clock_tolerance: '1s',
-    });
+    const config = jwksConfig({ clock_tolerance: '1s' });
     const { logger } = captureLogger();
     const verifier = counting(createJwtVerifier(config, { logger, clock: time.clock }));
     const auth = createAuthenticator(config, { logger, clock: time.clock, verifier });
@@ -236,13 +229,7 @@ describe('jwt verification cache', () => {
 describe('stale keys when the JWKS endpoint fails', () => {
   test('keys already fetched keep verifying their tokens; unknown kids become AUTH_UNAVAILABLE', async () => {
     const time = fakeClock();
-    const config = authConfig({
-      mode: 'jwt',
-      jwks_url: jwks.url,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      jwks_cooldown: '1ms',
-    });
+    const config = jwksConfig({ jwks_cooldown: '1ms' });
     // Keys are stale after 1 ms, so every verification tries to fetch them again.
     const verifier = createJwtVerifier(config, {
       logger: captureLogger().logger,

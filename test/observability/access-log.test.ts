@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { AccessLog } from '../../src/observability/access-log.ts';
+import { AccessLog, jsonMs } from '../../src/observability/access-log.ts';
 import type { ForwardOutcome } from '../../src/proxy/forward.ts';
 import type { CompiledRoute } from '../../src/runtime/build.ts';
 import { RequestState } from '../../src/server/request-state.ts';
@@ -193,4 +193,17 @@ test('through a gateway: one parseable line per request, the escaped path intact
     await gw.close();
     await upstream.close();
   }
+});
+
+test('durations are written as JSON writes them rounded to hundredths', () => {
+  const expected = (ms: number) => JSON.stringify(Math.round(ms * 100) / 100);
+  const edges = [0, 0.004, 0.005, 0.1, 1.005, 3.1, 12.05, 99.995, 100, 1_000_000.01, 86_400_000.99, -1.5];
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const values = [...edges, ...Array.from({ length: 5000 }, (_, i) => random() * 10 ** (i % 7))];
+  for (const ms of values) assert.equal(jsonMs(ms), expected(ms), `for ${ms}`);
+  assert.equal(jsonMs(Number.NaN), 'null');
 });

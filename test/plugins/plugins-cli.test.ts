@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { type RunningGateway, runCli, startCliGateway } from '../helpers/cli.ts';
+import { type RunningGateway, runCli, startCliGateway, writeCliConfig } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -25,20 +24,6 @@ after(async () => {
   await upstream.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function configFile(name: string, config: Record<string, unknown>): Promise<string> {
-  const file = join(dir, name);
-  await writeFile(
-    file,
-    stringify({
-      server: { host: '127.0.0.1', port: 0, shutdown_timeout: '1s' },
-      admin: { host: '127.0.0.1', port: 0 },
-      services: { api: { url: upstream.url } },
-      ...config,
-    }),
-  );
-  return file;
-}
 
 test('validate refuses plugin options with their path and line', async () => {
   const file = join(dir, 'bad-options.yaml');
@@ -69,7 +54,7 @@ test('validate refuses plugin options with their path and line', async () => {
 });
 
 test('validate refuses a plugin that throws at load, returns no policy, or is missing', async () => {
-  const file = await configFile('broken.yaml', {
+  const file = await writeCliConfig(dir, 'broken.yaml', upstream.url, {
     plugins: {
       broken: { module: fixture('throws-at-load.ts') },
       numb: { module: fixture('not-a-policy.ts') },
@@ -95,7 +80,7 @@ test('validate refuses a plugin that throws at load, returns no policy, or is mi
 });
 
 test('validate accepts the example plugins', async () => {
-  const file = await configFile('examples.yaml', {
+  const file = await writeCliConfig(dir, 'examples.yaml', upstream.url, {
     plugins: {
       tenant: { module: examples('tenant.ts'), options: { tenants: ['acme'] } },
       maintenance: { module: examples('maintenance.ts'), options: { flag_file: './maintenance.flag' } },
@@ -116,7 +101,7 @@ test('through a running gateway: headers, local answers, contained failures, dea
     );
   await writeStamp('v1');
   const flag = join(dir, 'maintenance.flag');
-  const file = await configFile('gateway.yaml', {
+  const file = await writeCliConfig(dir, 'gateway.yaml', upstream.url, {
     plugins: {
       tenant: { module: examples('tenant.ts'), options: { tenants: ['acme', 'globex'] } },
       maintenance: { module: examples('maintenance.ts'), options: { flag_file: flag, retry_after: 30 } },
