@@ -128,6 +128,7 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       const file = join(ctx.workDir, `${name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, stringify(config));
       return {
+        env: PRODUCTION_ENV,
         args: [
           ...GATEWAY_NODE_FLAGS,
           variant.sources ? 'src/cli.ts' : 'dist/cli.js',
