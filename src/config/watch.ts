@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from 'pino';
 
 export interface ConfigWatcher {
   close(): void;

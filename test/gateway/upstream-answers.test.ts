@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { metricValue, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange, send } from '../helpers/http.ts';
+import { until } from '../helpers/until.ts';
 import { type RawUpstream, startRawUpstream, startUpstream } from '../helpers/upstream.ts';
 
 const zipped = gzipSync(Buffer.from('hello, coded world'));
@@ -76,16 +77,11 @@ async function twoOnOneConnection(first: string): Promise<string> {
   let text = '';
   socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
   socket.write(`GET ${first} HTTP/1.1\r\nHost: gw\r\n\r\n`);
-  await until(() => text.includes('\r\n\r\n'));
+  await until(() => text.includes('\r\n\r\n'), 'the first answer');
   socket.write('GET /ok HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
-  await Promise.race([once(socket, 'close'), until(() => false).catch(() => undefined)]);
+  await Promise.race([once(socket, 'close'), until(() => false, 'never').catch(() => undefined)]);
   socket.destroy();
   return text;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 150 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  if (!condition()) throw new Error('not within 3 s');
 }
 
 test('a 304 with a Content-Length reaches the client without a body, and the connection stays usable', async () => {
@@ -161,7 +157,10 @@ test('an answer cut after its first bytes is the upstream fault: 502 in the acce
   const answer = await rawExchange(gw.url, 'GET /cut-mid-body HTTP/1.1\r\nHost: gw\r\n\r\n');
   assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
   assert.ok(answer.endsWith('partial'), 'the client got what there was, then the connection was cut');
-  await until(() => gw.logs().some((line) => line.path === '/cut-mid-body' && line.msg === 'request'));
+  await until(
+    () => gw.logs().some((line) => line.path === '/cut-mid-body' && line.msg === 'request'),
+    'the access line',
+  );
   const access = gw.logs().find((line) => line.path === '/cut-mid-body' && line.msg === 'request');
   assert.equal(access?.status, 502);
   assert.ok(

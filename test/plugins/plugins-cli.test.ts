@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type RunningGateway, runCli, startCliGateway, writeCliConfig } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
+import { until } from '../helpers/until.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 const examples = (name: string) => fileURLToPath(new URL(`../../examples/plugins/${name}`, import.meta.url));
@@ -173,10 +174,13 @@ test('through a running gateway: headers, local answers, contained failures, dea
         assert.equal((await send(`${gw.url}/plain`)).status, 200);
       }
       assert.equal(upstream.requests.length, before + 5, 'only /plain reached the upstream');
-      const logged = gw
-        .output()
-        .split('\n')
-        .filter((line) => line.includes('policy failed unexpectedly'));
+      const failureLines = () =>
+        gw
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('policy failed unexpectedly'));
+      await until(() => failureLines().length > 0, 'the failure is logged');
+      const logged = failureLines();
       assert.equal(logged.length, 1, 'logged once per interval');
       assert.match(logged[0], /"policy":"fails"/);
       assert.match(logged[0], /"request_id":"fail-0"/);

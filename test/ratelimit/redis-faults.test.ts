@@ -8,6 +8,7 @@ import { RedisBucketStore, type RedisStoreOptions } from '../../src/ratelimit/re
 import type { TakeResult } from '../../src/ratelimit/store.ts';
 import { fakeClock } from '../helpers/clock.ts';
 import { delay, requireRedis, startRedis } from '../helpers/redis.ts';
+import { until } from '../helpers/until.ts';
 
 const TIMEOUT = 100;
 /** A decision may take redis_timeout plus this much scheduling noise, never more. */
@@ -45,14 +46,6 @@ function newStore(url: string, options: Partial<RedisStoreOptions> = {}) {
   return { store, captured, reasons };
 }
 
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
-
 /** One decision and how long it took. */
 async function timedTake(
   store: RedisBucketStore,
@@ -69,7 +62,7 @@ test('killed under traffic with allow: requests pass within the deadline, are co
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { store, captured, reasons } = newStore(redis.url);
-  await until(() => store.ready, 'connection');
+  await until(() => store.ready, 'connection', 5000);
 
   // Traffic: a steady stream of decisions for fresh clients while Redis dies.
   let stop = false;
@@ -138,7 +131,7 @@ test('killed with deny: refused within the deadline, counted, no crash', async (
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { store } = newStore(redis.url, { fallback: 'deny' });
-  await until(() => store.ready, 'connection');
+  await until(() => store.ready, 'connection', 5000);
   assert.equal((await timedTake(store, 'c:d')).result.allowed, true);
   await redis.kill('SIGKILL');
   for (let i = 0; i < 20; i++) {
@@ -156,7 +149,7 @@ test('frozen Redis (SIGSTOP): decisions end at the deadline, the backlog is capp
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { store, reasons } = newStore(redis.url, { maxPending: 8 });
-  await until(() => store.ready, 'connection');
+  await until(() => store.ready, 'connection', 5000);
   redis.pause();
 
   const started = performance.now();
@@ -189,7 +182,7 @@ test('a connection silent past stallTimeoutMs is remade, and recovers after the 
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { store, captured } = newStore(redis.url, { stallTimeoutMs: 300 });
-  await until(() => store.ready, 'connection');
+  await until(() => store.ready, 'connection', 5000);
   redis.pause();
   // Keep traffic flowing: the watchdog runs on fallbacks.
   const deadline = Date.now() + 3000;
@@ -232,7 +225,7 @@ test('close() resolves with Redis frozen, and later calls answer by fallback', a
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { store } = newStore(redis.url);
-  await until(() => store.ready, 'connection');
+  await until(() => store.ready, 'connection', 5000);
   redis.pause();
   const started = performance.now();
   await store.close();
