@@ -5,9 +5,9 @@
 // write(2), off the main thread. Each write costs a trip through libuv's thread pool
 // whatever its size, so writes are few: a batch per event-loop turn meant thousands of
 // writes a second under load (7% of the gateway's CPU in the whole-chain profile).
-// Lines queued while a write is in flight go out together in the next one. (pino's own destination measured
-// about 5 µs of CPU a line in bench/access-log.ts: a length scan, a string append and a
-// bounded write per 16 KB; this writer about a third of that.)
+// Lines queued while a write is in flight go out together in the next one. (pino's own
+// destination measured about 5 µs of CPU a line in bench/access-log.ts: a length scan, a
+// string append and a bounded write per 16 KB; this writer about a third of that.)
 import { write as fsWrite, writeSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 

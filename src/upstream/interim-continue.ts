@@ -6,9 +6,9 @@
 // upstream's answer into a 502. Gatehouse strips `Expect` before forwarding, so every 100
 // an upstream sends is one to skip.
 //
-// The filter sits between the socket and undici's parser. It only looks at the first bytes
-// of an answer: from the moment undici writes a request head until the first byte of a final or
-// other interim answer, after which it passes bytes on untouched. Upstream connections
+// The filter sits between the socket and undici's parser. It only looks at the first
+// bytes of an answer: from the moment undici writes a request head until the first byte
+// of a final or other interim answer, after which it passes bytes on untouched. Upstream connections
 // carry one request at a time (pipelining: 1), so the bytes that follow a request head
 // are the start of its answer. A head the filter cannot make sense of is passed on as
 // it is, and undici fails it as it would have without the filter.
