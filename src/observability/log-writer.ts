@@ -13,8 +13,8 @@ import type { DestinationStream } from 'pino';
 
 const INITIAL_BUFFER = 64 * 1024;
 /** How long a line may wait for company: short enough that a log tail feels live. */
-const BATCH_MS = 20;
-const BATCH_BYTES = 64 * 1024;
+export const BATCH_MS = 20;
+export const BATCH_BYTES = 64 * 1024;
 
 export class LogWriter implements DestinationStream {
   readonly #fd: number;
