@@ -103,6 +103,8 @@ interface GatewayVariant {
   path?: string;
   /** Run the TypeScript sources through Node's type stripping instead of the build in dist/. */
   sources?: boolean;
+  /** Run another checkout's CLI (its src/cli.ts) instead of this one's: BENCH_BASELINE. */
+  baseline?: string;
 }
 
 /** The gateway (real CLI) with a generated config: one route to the upstream, plus the variant. */
@@ -131,7 +133,11 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
         env: PRODUCTION_ENV,
         args: [
           ...GATEWAY_NODE_FLAGS,
-          variant.sources ? 'src/cli.ts' : 'dist/cli.js',
+          variant.baseline
+            ? join(variant.baseline, 'src/cli.ts')
+            : variant.sources
+              ? 'src/cli.ts'
+              : 'dist/cli.js',
           'start',
           '--config',
           file,
@@ -296,6 +302,22 @@ export const SCENARIOS: Scenario[] = [
     'the whole chain run from src/ through type stripping (npm start) instead of the build in dist/ (the image)',
     { config: wholeChain, headers: wholeChainHeaders, sources: true },
   ),
+  // BENCH_BASELINE=<another checkout, with its npm ci done>: the plain route and the
+  // whole chain as that checkout's sources run them, interleaved with this run's rows,
+  // so a change is judged against the code before it in the same run, not against
+  // figures from another day.
+  ...(process.env.BENCH_BASELINE
+    ? [
+        gateway('baseline: gateway', 'the plain route, run by the BENCH_BASELINE checkout', {
+          baseline: process.env.BENCH_BASELINE,
+        }),
+        gateway('baseline: whole chain', 'the whole chain, run by the BENCH_BASELINE checkout', {
+          config: wholeChain,
+          headers: wholeChainHeaders,
+          baseline: process.env.BENCH_BASELINE,
+        }),
+      ]
+    : []),
   // Tracing's cost, three rows in one run (BENCH_ONLY=tracing): the plain route without
   // tracing, then every request traced (a server span, one per attempt) and one in a
   // hundred, exported to a local OTLP/HTTP sink.
