@@ -24,7 +24,7 @@ import { backoffDelay } from '../backoff.ts';
 import type { Clock } from '../clock.ts';
 import type { AuthConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
-import { connectOptions } from '../tls/client-options.ts';
+import { httpConnector } from '../upstream/interim-continue.ts';
 import { Pool } from '../upstream/undici-parts.ts';
 import { createCallGuard } from './call-guard.ts';
 import { type ClaimNames, identityFromClaims, isSafeHeaderValue } from './identity.ts';
@@ -73,11 +73,10 @@ export function createRemoteVerifier(config: AuthConfig, deps: RemoteVerifierDep
     pipelining: 1,
     keepAliveTimeout: KEEP_ALIVE_MS,
     keepAliveMaxTimeout: KEEP_ALIVE_MS,
-    connectTimeout: config.timeout,
     headersTimeout: config.timeout,
     bodyTimeout: config.timeout,
     // Certificates are always verified: there is no option to skip it.
-    connect: connectOptions(deps.tls),
+    connect: httpConnector(deps.tls, config.timeout),
   });
   const guard = createCallGuard(config, deps.clock, deps.logger, 'auth service');
   // Aborted by destroy(): ends backoff sleeps and in-flight attempts.

@@ -5,9 +5,9 @@
 
 import type { ServiceConfig } from '../config/schema.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
-import { connectOptions, sameClientTls } from '../tls/client-options.ts';
-import { skippingInterimContinue } from './interim-continue.ts';
-import { buildConnector, Pool } from './undici-parts.ts';
+import { sameClientTls } from '../tls/client-options.ts';
+import { httpConnector } from './interim-continue.ts';
+import { Pool } from './undici-parts.ts';
 
 export interface PoolSettings {
   readonly connectTimeout: number;
@@ -88,9 +88,7 @@ function createPool(origin: string, settings: PoolSettings): Pool {
   const { connectTimeout, keepAliveTimeout, connections } = settings;
   return new Pool(origin, {
     // Certificates are always verified: there is no option to skip it.
-    connect: skippingInterimContinue(
-      buildConnector({ ...connectOptions(settings.tls), timeout: connectTimeout }),
-    ),
+    connect: httpConnector(settings.tls, connectTimeout),
     connections,
     // One request at a time per connection: the interim-answer filter relies on it.
     pipelining: 1,

@@ -9,9 +9,9 @@
 import type { Logger } from 'pino';
 import type { Random } from '../backoff.ts';
 import type { HealthCheckConfig } from '../config/schema.ts';
-import { connectOptions } from '../tls/client-options.ts';
 import { probeGrpcHealth } from './grpc-health-probe.ts';
 import type { UpstreamInstance } from './instance.ts';
+import { httpConnector } from './interim-continue.ts';
 import { nextProbeDelay, type ProbeSchedule } from './probe-schedule.ts';
 import { Client } from './undici-parts.ts';
 
@@ -57,10 +57,10 @@ export class HealthChecker {
     const target: Target = {
       instance,
       client: new Client(instance.origin, {
-        // The data plane's TLS settings: a probe verifies the instance as requests do.
-        connect: connectOptions(instance.tls),
+        // The data plane's TLS settings: a probe verifies the instance as requests do,
+        // and skips an unsolicited 100 Continue as they do.
+        connect: httpConnector(instance.tls, this.config.timeout),
         pipelining: 1,
-        connectTimeout: this.config.timeout,
         headersTimeout: this.config.timeout,
         bodyTimeout: this.config.timeout,
       }),

@@ -13,7 +13,10 @@
 // are the start of its answer. A head the filter cannot make sense of is passed on as
 // it is, and undici fails it as it would have without the filter.
 import type { Socket } from 'node:net';
-import type { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import type { ClientTlsOptions } from '../tls/certificates.ts';
+import { connectOptions } from '../tls/client-options.ts';
+import { buildConnector } from './undici-parts.ts';
 
 /** An interim head larger than this is not skipped but handed to undici, which refuses it. */
 const MAX_INTERIM_HEAD = 16 * 1024;
@@ -21,8 +24,21 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 /** "HTTP/1.x NNN" followed by a space or the line end. */
 const STATUS_PREFIX = 13;
 
+/**
+ * The connector of every HTTP/1 client the gateway opens to a server it forwards to or
+ * asks (upstreams, their health probes, the auth service): certificates always verified
+ * with the configured TLS settings, connections bounded by `timeoutMs`, interim `100
+ * Continue` answers skipped. Those clients must keep `pipelining: 1`.
+ */
+export function httpConnector(
+  tls: ClientTlsOptions | undefined,
+  timeoutMs: number,
+): BuildConnector.connector {
+  return skippingInterimContinue(buildConnector({ ...connectOptions(tls), timeout: timeoutMs }));
+}
+
 /** Wraps an undici connector so each socket it opens skips interim `100 Continue` answers. */
-export function skippingInterimContinue(connector: buildConnector.connector): buildConnector.connector {
+export function skippingInterimContinue(connector: BuildConnector.connector): BuildConnector.connector {
   return (options, callback) =>
     connector(options, (...args) => {
       const [error, socket] = args;

@@ -31,6 +31,10 @@ const answers: Record<string, (socket: Socket) => void> = {
     ];
     for (const [i, piece] of pieces.entries()) setTimeout(() => s.write(piece), i * 30);
   },
+  '/verify-continue': (s) =>
+    s.write(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"user_id":"u-1"}',
+    ),
   '/body-like-continue': (s) =>
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n'),
   '/cut-mid-body': (s) => {
@@ -137,6 +141,35 @@ test('a POST whose upstream sends 100 Continue before reading the body gets the 
   } finally {
     await gateway.close();
     await continuing.close();
+  }
+});
+
+test('health probes and auth service calls skip an unsolicited 100 Continue too', async () => {
+  const gateway = await startTestGateway({
+    services: {
+      raw: {
+        url: upstream.url,
+        timeout: '2s',
+        health_check: { path: '/continue', interval: '1s', timeout: '1s' },
+      },
+    },
+    auth: { mode: 'remote', verify_url: `${upstream.url}/verify-continue` },
+    routes: [{ path: '/', service: 'raw', auth: 'required' }],
+  });
+  try {
+    const probes = () => upstream.heads.filter((head) => head.startsWith('GET /continue ')).length;
+    const before = probes();
+    await until(() => probes() >= before + 2, 'two health probes');
+    assert.equal(
+      await metricValue(gateway, 'gatehouse_upstream_up', { service: 'raw', instance: upstream.url }),
+      1,
+      'the instance stays in rotation',
+    );
+    const answer = await send(`${gateway.url}/ok`, { headers: { authorization: 'Bearer t' } });
+    assert.equal(answer.status, 200, 'verified through an answer that began with a 100');
+    assert.equal(answer.body.toString(), 'ok');
+  } finally {
+    await gateway.close();
   }
 });
 
