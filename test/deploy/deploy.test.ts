@@ -124,6 +124,17 @@ test('the production build serves as uid 1001 from a tree it cannot write, worke
     const [, ...entrypoint] = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
     assert.ok(entrypoint.includes('dist/cli.js'), 'the image runs the build');
     const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+    // `npx gatehouse` in an installed tree (no .git) runs the build too.
+    const validate = spawnSync(
+      process.execPath,
+      ['bin/gatehouse.js', 'validate', '--config', 'gateway.yaml'],
+      {
+        cwd: dir,
+        ...asUser,
+      },
+    );
+    assert.equal(validate.status, 0, validate.stderr.toString());
+    assert.match(validate.stdout.toString(), /valid/);
     const gateway = spawn(process.execPath, [...entrypoint, 'start', '--config', 'gateway.yaml'], {
       cwd: dir,
       env: { PATH: process.env.PATH, NODE_ENV: 'production', ...(arenas && { MALLOC_ARENA_MAX: arenas }) },
