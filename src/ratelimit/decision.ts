@@ -25,10 +25,11 @@ export interface TatTable<K> {
 
 /**
  * Decides one request against the buckets of its `count` keys (with the limits at the
- * same index; `keys` may be a longer scratch array reused across calls) and, only when each admits it, writes every new TAT: a refusal must not drain
- * the other buckets. Fills the caller's `decisions` (scratch reused across calls, so
- * the request path allocates nothing more) and returns the scope to show; the request
- * is admitted exactly when that scope's decision is (isTighter puts refusals first).
+ * same index; `keys` may be a longer scratch array reused across calls) and, only when
+ * each admits it, writes every new TAT: a refusal must not drain the other buckets.
+ * Fills the caller's `decisions` (scratch reused across calls, so the request path
+ * allocates nothing more) and returns the scope to show; the request is admitted
+ * exactly when that scope's decision is (isTighter puts refusals first).
  */
 export function takeAll<K>(
   table: TatTable<K>,
