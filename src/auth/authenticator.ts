@@ -55,6 +55,12 @@ export interface Authenticator {
    * of failed verifications pays for an uncached credential (RATE_LIMITED when spent).
    */
   authenticate(authorization: string | undefined, requestId?: string, client?: string): Promise<Identity>;
+  /**
+   * The identity of a bearer credential whose valid verdict is cached, at once; undefined
+   * means "ask authenticate()". A cached credential is most requests: answering it
+   * without a promise keeps the policy chain synchronous.
+   */
+  cachedIdentity(authorization: string | undefined): Identity | undefined;
   /** State of the breaker that guards the auth service (remote) or JWKS endpoint (jwt). */
   breakerState(): BreakerState;
   /** Refuses new work (AUTH_UNAVAILABLE), lets verifications in flight finish, releases connections. */
@@ -153,6 +159,11 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   }
 
   return {
+    cachedIdentity(authorization) {
+      if (closed || parseAuthorization(authorization).kind !== 'bearer') return undefined;
+      const cached = cache.get(credentialKey(authorization as string));
+      return cached?.valid ? cached.identity : undefined;
+    },
     async authenticate(authorization, requestId, client) {
       const credential = parseAuthorization(authorization);
       if (credential.kind === 'absent') throw unauthorized(CHALLENGE_NO_TOKEN, 'missing');

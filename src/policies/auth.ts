@@ -14,7 +14,8 @@
 // keeps both: the upstream could read a credential nobody checked. So a request with
 // more than one Authorization field is refused as invalid credentials (401, no call);
 // the same holds for the API key header. An API key is checked synchronously (a hash
-// and a map lookup), so the API key path allocates no promise.
+// and a map lookup), and so is a token whose valid verdict is cached: neither path
+// allocates a promise.
 import type { ApiKeyStore } from '../auth/api-keys.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { CHALLENGE_INVALID_TOKEN } from '../auth/bearer.ts';
@@ -53,6 +54,11 @@ export function createAuthPolicy(
       throw anonymous
         ? unauthorized(keyChallenge, 'missing')
         : unauthorized(`${keyChallenge}, error="invalid_key"`, 'unsupported');
+    }
+    const cached = authenticator.cachedIdentity(authorization);
+    if (cached !== undefined) {
+      request.identity = cached;
+      return undefined;
     }
     return authenticator.authenticate(authorization, request.requestId, request.clientIp).then((identity) => {
       request.identity = identity;

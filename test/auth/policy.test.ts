@@ -115,3 +115,24 @@ test('a repeated Authorization field is 401 without a call, in both modes', asyn
   }
   assert.equal(stub.calls, 0);
 });
+
+test('a token whose valid verdict is cached is admitted synchronously, with no call and no promise', async () => {
+  const policy = createAuthPolicy('required', authenticator)!;
+  const first = context({ authorization: 'Bearer good' });
+  assert.ok(policy(first) instanceof Promise, 'the first sight of a token asks the auth service');
+  await policy(first);
+  assert.equal(first.identity?.userId, 'alice');
+
+  const second = context({ authorization: 'Bearer good' });
+  assert.equal(policy(second), undefined, 'answered at once from the cache');
+  assert.equal(second.identity?.userId, 'alice');
+  assert.equal(stub.calls, 1);
+  assert.deepEqual(authenticator.cachedIdentity('Bearer good'), { userId: 'alice', roles: ['admin'] });
+
+  // Not cached, malformed, or after close: the asynchronous path decides (and refuses).
+  assert.equal(authenticator.cachedIdentity('Bearer other'), undefined);
+  assert.equal(authenticator.cachedIdentity('Basic Zm9vOmJhcg=='), undefined);
+  await authenticator.close();
+  assert.equal(authenticator.cachedIdentity('Bearer good'), undefined);
+  await rejectsWith(run(policy, context({ authorization: 'Bearer good' })), 'AUTH_UNAVAILABLE');
+});
