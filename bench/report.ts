@@ -76,6 +76,8 @@ export interface RunInfo {
   pinning: string;
   /** req/s of the fixed-rate runs. */
   rates: number[];
+  /** Seconds at the first rate before the fixed-rate runs (0: a cold process). */
+  rateWarmupS: number;
   loadBefore: number;
   loadAfter?: number;
 }

@@ -1,13 +1,14 @@
 // `npm run bench`: the upstream, then each scenario's process in turn, each loaded by
 // wrk (or autocannon) in a separate process; prints the tables and writes .bench/last.json.
 // Per row and round: time to ready from process start, idle RSS, then (rows marked
-// fixedRate) the fixed-rate latency runs with their RSS, then warm-up and the saturation
-// run with its peak RSS and CPU time per request.
+// fixedRate) a warm-up at the first fixed rate, the fixed-rate latency runs with their
+// RSS, then warm-up and the saturation run with its peak RSS and CPU time per request.
 // Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 3),
 // BENCH_ROUNDS (1; with more, rows are interleaved round by round and the median kept),
 // BENCH_ONLY (comma-separated parts of row names, e.g. "bare,gateway"; "=name" is that
 // row alone, its commas left out: "=gateway whole chain"), BENCH_RATES
-// (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_LOADER,
+// (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_RATE_WARMUP
+// (s at the first rate before them, default 15; 0 measures a cold process), BENCH_LOADER,
 // BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
 
 import { execFileSync } from 'node:child_process';
@@ -51,6 +52,11 @@ const rates = (process.env.BENCH_RATES ?? '1000,2000')
   .split(',')
   .map((rate) => Number(rate.trim()))
   .filter((rate) => rate > 0);
+// V8 optimizes a proxy's hot path over its first ~10,000 requests, and on a pinned core
+// its compiler threads take turns with the event loop: stalls of 10-20 ms, 8-11 s after
+// start at 1,000 req/s (docs/PERFORMANCE.md, "Fixed-rate mode"). The latency figures are
+// those of a warm process; BENCH_RATE_WARMUP=0 shows the cold one.
+const rateWarmupS = Number(process.env.BENCH_RATE_WARMUP ?? 15);
 
 const fixtures = new Fixtures(ROOT, WORK);
 const log = (message: string) => console.error(`bench: ${message}`);
@@ -110,7 +116,11 @@ async function measure(scenario: Scenario, upstream: Child, upstreamUrl: string)
     const pid = target.process.pid!;
     const idleRssMb = rssMb(pid);
     const fixedRate: FixedRateResult[] = [];
-    if (scenario.fixedRate) {
+    if (scenario.fixedRate && rates.length > 0) {
+      if (rateWarmupS > 0) {
+        log(`${scenario.name}: warming up at ${rates[0]} req/s for ${rateWarmupS}s`);
+        await runFixedRate({ url, rate: rates[0], durationS: rateWarmupS, warmupS: 0, connections, headers });
+      }
       for (const rate of rates) {
         log(`${scenario.name}: ${rate} req/s for ${durationS}s after ${warmupS}s`);
         const sampler = new RssSampler(pid);
@@ -174,6 +184,7 @@ async function main(): Promise<number> {
     loader,
     pinning: pinningNote(),
     rates,
+    rateWarmupS,
     loadBefore: loadavg()[0],
   };
   log(`${scenarios.length} rows x ${rounds} round(s) on ${info.cpus}, loader ${loader}; ${pinningNote()}`);
@@ -237,7 +248,10 @@ async function main(): Promise<number> {
   );
   console.log(table(rows));
   const latency = fixedRateTable(rows);
-  if (latency) console.log(`\nFixed rate (open loop, latency from when each request was due):\n\n${latency}`);
+  if (latency)
+    console.log(
+      `\nFixed rate (open loop, latency from when each request was due; after ${rateWarmupS}s at ${rates[0]} req/s):\n\n${latency}`,
+    );
   console.log(`\nMarkdown:\n\n${markdown(rows)}\n\n${fixedRateMarkdown(rows)}\n\nJSON: ${jsonFile}`);
   return failures.size > 0 ? 1 : 0;
 }
