@@ -29,7 +29,8 @@ FROM node:24-alpine AS base
 # ca-certificates: the system trust store for upstreams, the auth service and the
 # OTLP collector over https (Node's own bundle stays the default; NODE_USE_SYSTEM_CA=1
 # switches to this one, e.g. for a private CA installed in a derived image).
-RUN apk add --no-cache ca-certificates \
+# jemalloc: the gateway's allocator (below).
+RUN apk add --no-cache ca-certificates jemalloc \
  && addgroup -S -g 1001 gatehouse \
  && adduser -S -D -H -u 1001 -G gatehouse -s /sbin/nologin gatehouse
 ENV NODE_ENV=production
@@ -49,9 +50,10 @@ COPY --chown=root:root demo ./demo
 # The gateway. Last, so it is the default target. The admin listener stays on
 # loopback unless ADMIN_HOST says otherwise, and then it wants ADMIN_TOKEN.
 FROM base AS runtime
-# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Memory"): two malloc
-# arenas instead of one per thread, and a young generation capped at 4 MB per semi-space.
-ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml MALLOC_ARENA_MAX=2
+# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Memory"): jemalloc
+# instead of the C library's malloc (it holds about 10 MB less under load), and a young
+# generation capped at 4 MB per semi-space (the ENTRYPOINT's flag).
+ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml LD_PRELOAD=/usr/lib/libjemalloc.so.2
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

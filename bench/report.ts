@@ -78,6 +78,8 @@ export interface RunInfo {
   rates: number[];
   /** Seconds at the first rate before the fixed-rate runs (0: a cold process). */
   rateWarmupS: number;
+  /** The gateway rows' malloc. */
+  allocator: string;
   loadBefore: number;
   loadAfter?: number;
 }

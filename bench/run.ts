@@ -39,7 +39,7 @@ import {
   table,
   writeJson,
 } from './report.ts';
-import { type BenchContext, PATH, SCENARIOS, type Scenario } from './scenarios.ts';
+import { type BenchContext, JEMALLOC, PATH, SCENARIOS, type Scenario } from './scenarios.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORK = join(ROOT, '.bench');
@@ -185,9 +185,15 @@ async function main(): Promise<number> {
     pinning: pinningNote(),
     rates,
     rateWarmupS,
+    allocator: JEMALLOC ? `jemalloc (${JEMALLOC})` : 'glibc malloc: libjemalloc2 is not installed',
     loadBefore: loadavg()[0],
   };
   log(`${scenarios.length} rows x ${rounds} round(s) on ${info.cpus}, loader ${loader}; ${pinningNote()}`);
+  if (!JEMALLOC) {
+    log(
+      "WARNING: libjemalloc2 is not installed: the gateway rows run on glibc's malloc, not the image's jemalloc (apt-get install libjemalloc2)",
+    );
+  }
   if (info.loadBefore > cpus().length / 2) {
     log(
       `warning: 1-minute load average is already ${info.loadBefore.toFixed(1)}: other work will skew the figures`,
@@ -243,7 +249,7 @@ async function main(): Promise<number> {
   console.log(`\nGatehouse bench, ${info.date}, Node ${info.node}, ${info.cpus}`);
   console.log(
     `${loader}, ${connections} connections, ${durationS}s per row after a ${warmupS}s warm-up, ` +
-      `${rounds > 1 ? `median of ${rounds} rounds, ` : ''}GET ${PATH}; ${info.pinning}; ` +
+      `${rounds > 1 ? `median of ${rounds} rounds, ` : ''}GET ${PATH}; ${info.pinning}; gateway allocator ${info.allocator}; ` +
       `load average ${info.loadBefore.toFixed(1)} before, ${info.loadAfter.toFixed(1)} after\n`,
   );
   console.log(table(rows));

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { makeLocalhostCertificate } from '../demo/tls.ts';
+import { hostJemalloc } from '../test/helpers/jemalloc.ts';
 import type { Child } from './children.ts';
 import type { Fixtures } from './fixtures.ts';
 import { GRPC_PATH } from './grpc-request.ts';
@@ -73,10 +74,23 @@ function peer(name: string, what: string, file: string, baseline = false): Scena
 /**
  * The memory settings the image runs the gateway with (Dockerfile: ENTRYPOINT and ENV),
  * chosen by measurement (docs/PERFORMANCE.md, "Memory"): a young generation capped at
- * 4 MB per semi-space, and two malloc arenas instead of one per thread.
+ * 4 MB per semi-space, and jemalloc as the allocator (preloaded when this machine has it:
+ * apt-get install libjemalloc2; without it the rows run on glibc's malloc and the run
+ * says so).
  */
 const PRODUCTION_NODE_FLAGS = '--max-semi-space-size=4';
-const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
+export const JEMALLOC = hostJemalloc();
+const PRODUCTION_ENV: Record<string, string> = JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {};
+
+/** The gateway rows' environment: the image's, or BENCH_NODE_ENV ("NAME=value NAME=value") to compare others. */
+const GATEWAY_ENV: Record<string, string> =
+  process.env.BENCH_NODE_ENV === undefined
+    ? PRODUCTION_ENV
+    : Object.fromEntries(
+        process.env.BENCH_NODE_ENV.split(' ')
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      );
 
 /**
  * Node flags for the gateway rows only: BENCH_NODE_FLAGS (e.g. V8 heap settings to
@@ -103,6 +117,8 @@ interface GatewayVariant {
   path?: string;
   /** Run the TypeScript sources through Node's type stripping instead of the build in dist/. */
   sources?: boolean;
+  /** The environment instead of the image's (PRODUCTION_ENV or BENCH_NODE_ENV). */
+  env?: Record<string, string>;
   /** Run another checkout's CLI (its src/cli.ts) instead of this one's: BENCH_BASELINE. */
   baseline?: string;
 }
@@ -130,7 +146,7 @@ function gateway(name: string, what: string, variant: GatewayVariant = {}): Scen
       const file = join(ctx.workDir, `${name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, stringify(config));
       return {
-        env: PRODUCTION_ENV,
+        env: variant.env ?? GATEWAY_ENV,
         args: [
           ...GATEWAY_NODE_FLAGS,
           variant.baseline
@@ -296,6 +312,11 @@ export const SCENARIOS: Scenario[] = [
     'gateway, whole chain',
     'cached remote auth + memory rate limits + CORS (Origin sent) + access log to a file + metrics + breaker + health checks',
     { config: wholeChain, headers: wholeChainHeaders, fixedRate: true },
+  ),
+  gateway(
+    'gateway, whole chain, glibc malloc',
+    "the whole chain on glibc's malloc (the process's default) instead of the image's jemalloc",
+    { config: wholeChain, headers: wholeChainHeaders, fixedRate: true, env: {} },
   ),
   gateway(
     'gateway, whole chain, sources',
