@@ -74,13 +74,16 @@ function peer(name: string, what: string, file: string, baseline = false): Scena
 /**
  * The memory settings the image runs the gateway with (Dockerfile: ENTRYPOINT and ENV),
  * chosen by measurement (docs/PERFORMANCE.md, "Memory"): a young generation capped at
- * 4 MB per semi-space, and jemalloc as the allocator (preloaded when this machine has it:
+ * 4 MB per semi-space, and jemalloc as the allocator with per-thread caches for
+ * allocations up to 4 KB only (preloaded when this machine has it:
  * apt-get install libjemalloc2; without it the rows run on glibc's malloc and the run
  * says so).
  */
 const PRODUCTION_NODE_FLAGS = '--max-semi-space-size=4';
 export const JEMALLOC = hostJemalloc();
-const PRODUCTION_ENV: Record<string, string> = JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {};
+const PRODUCTION_ENV: Record<string, string> = JEMALLOC
+  ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'tcache_max:4096' }
+  : {};
 
 /** The gateway rows' environment: the image's, or BENCH_NODE_ENV ("NAME=value NAME=value") to compare others. */
 const GATEWAY_ENV: Record<string, string> =
