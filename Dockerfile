@@ -50,7 +50,7 @@ COPY --chown=root:root demo ./demo
 # The gateway. Last, so it is the default target. The admin listener stays on
 # loopback unless ADMIN_HOST says otherwise, and then it wants ADMIN_TOKEN.
 FROM base AS runtime
-# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Memory"): jemalloc
+# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Targets and final figures"): jemalloc
 # instead of the C library's malloc (it holds about 20 MB less under load), its
 # per-thread caches kept to allocations up to 4 KB, and a young generation capped at
 # 4 MB per semi-space (the ENTRYPOINT's flag).

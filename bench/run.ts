@@ -9,7 +9,7 @@
 // row alone, its commas left out: "=gateway whole chain"), BENCH_RATES
 // (req/s of the fixed-rate runs, default "1000,2000"; "" turns them off), BENCH_RATE_WARMUP
 // (s at the first rate before them, default 15; 0 measures a cold process), BENCH_LOADER,
-// BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS (see load.ts, pin.ts, scenarios.ts).
+// BENCH_PIN, BENCH_PROFILE, BENCH_NODE_FLAGS, BENCH_NODE_ENV (see load.ts, pin.ts, scenarios.ts).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

@@ -73,7 +73,7 @@ function peer(name: string, what: string, file: string, baseline = false): Scena
 
 /**
  * The memory settings the image runs the gateway with (Dockerfile: ENTRYPOINT and ENV),
- * chosen by measurement (docs/PERFORMANCE.md, "Memory"): a young generation capped at
+ * chosen by measurement (docs/PERFORMANCE.md, "Targets and final figures"): a young generation capped at
  * 4 MB per semi-space, and jemalloc as the allocator with per-thread caches for
  * allocations up to 4 KB only (preloaded when this machine has it:
  * apt-get install libjemalloc2; without it the rows run on glibc's malloc and the run
