@@ -50,10 +50,10 @@ COPY --chown=root:root demo ./demo
 # The gateway. Last, so it is the default target. The admin listener stays on
 # loopback unless ADMIN_HOST says otherwise, and then it wants ADMIN_TOKEN.
 FROM base AS runtime
-# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Targets and final figures"): jemalloc
-# instead of the C library's malloc (it holds about 20 MB less under load), its
-# per-thread caches kept to allocations up to 4 KB, and a young generation capped at
-# 4 MB per semi-space (the ENTRYPOINT's flag).
+# Memory settings chosen by measurement (docs/PERFORMANCE.md, "Targets and final
+# figures"): jemalloc instead of the C library's malloc (it holds about 20 MB less under
+# load), its per-thread caches kept to allocations up to 4 KB, and a young generation
+# capped at 4 MB per semi-space (the ENTRYPOINT's flag).
 ENV GATEHOUSE_CONFIG=/etc/gatehouse/gateway.yaml LD_PRELOAD=/usr/lib/libjemalloc.so.2 MALLOC_CONF=tcache_max:4096
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
