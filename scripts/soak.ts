@@ -166,20 +166,37 @@ function config(variant: number): Record<string, unknown> {
         // Reloads alternate a setting of the service, which replaces nothing long-lived.
         load_balancing: variant % 2 === 0 ? 'round_robin' : 'least_connections',
         health_check: { path: '/health', interval: '1s', timeout: '500ms', retries: 2 },
-        circuit_breaker: { max_requests: 2, interval: '5s', timeout: '3s', failure_ratio: 0.5, min_requests: 5 },
+        circuit_breaker: {
+          max_requests: 2,
+          interval: '5s',
+          timeout: '3s',
+          failure_ratio: 0.5,
+          min_requests: 5,
+        },
       },
     },
     routes: [
       { path: '/api', service: 'app', auth: 'required' },
       { path: '/open', service: 'app', auth: 'none' },
-      { path: '/limited', service: 'app', auth: 'required', rate_limit: { per_client: 5, per_client_burst: 5 } },
+      {
+        path: '/limited',
+        service: 'app',
+        auth: 'required',
+        rate_limit: { per_client: 5, per_client_burst: 5 },
+      },
     ],
     auth: {
       mode: 'remote',
       verify_url: auth.verifyUrl,
       // Every fifth reload changes the auth section: a new authenticator replaces the old.
       cache_ttl: Math.floor(variant / 5) % 2 === 0 ? '3s' : '4s',
-      circuit_breaker: { max_requests: 1, interval: '5s', timeout: '2s', failure_ratio: 0.5, min_requests: 5 },
+      circuit_breaker: {
+        max_requests: 1,
+        interval: '5s',
+        timeout: '2s',
+        failure_ratio: 0.5,
+        min_requests: 5,
+      },
       timeout: '500ms',
       retries: 1,
       max_calls_per_second: 200,
@@ -353,8 +370,8 @@ let loadDone = false;
 const byPhase = new Map<string, Map<string, number>>();
 const count = (key: string) => {
   tally.set(key, (tally.get(key) ?? 0) + 1);
-  let m = byPhase.get(phase);
-  if (!m) byPhase.set(phase, (m = new Map()));
+  const m = byPhase.get(phase) ?? new Map<string, number>();
+  byPhase.set(phase, m);
   m.set(key, (m.get(key) ?? 0) + 1);
 };
 const expectedCodes: Record<number, string[]> = {
@@ -493,16 +510,56 @@ async function during(name: string, act: () => Promise<void> | void, undo: () =>
 }
 
 async function faults(): Promise<void> {
-  await during('a down', () => a.setMode('down'), () => a.setMode('normal'));
-  await during('a hang', () => a.setMode('hang'), () => a.setMode('normal'));
-  await during('b slow', () => b.setMode('slow'), () => b.setMode('normal'));
-  await during('a reset', () => a.setMode('reset'), () => a.setMode('normal'));
-  await during('b 5xx', () => b.setMode('error'), () => b.setMode('normal'));
-  await during('redis killed', () => redis.kill(), () => redis.restart());
-  await during('redis frozen', () => redis.pause(), () => redis.resume());
-  await during('auth down', () => auth.setMode('down'), () => auth.setMode('normal'));
-  await during('auth hang', () => auth.setMode('hang'), () => auth.setMode('normal'));
-  await during('auth 500', () => auth.setMode('error'), () => auth.setMode('normal'));
+  await during(
+    'a down',
+    () => a.setMode('down'),
+    () => a.setMode('normal'),
+  );
+  await during(
+    'a hang',
+    () => a.setMode('hang'),
+    () => a.setMode('normal'),
+  );
+  await during(
+    'b slow',
+    () => b.setMode('slow'),
+    () => b.setMode('normal'),
+  );
+  await during(
+    'a reset',
+    () => a.setMode('reset'),
+    () => a.setMode('normal'),
+  );
+  await during(
+    'b 5xx',
+    () => b.setMode('error'),
+    () => b.setMode('normal'),
+  );
+  await during(
+    'redis killed',
+    () => redis.kill(),
+    () => redis.restart(),
+  );
+  await during(
+    'redis frozen',
+    () => redis.pause(),
+    () => redis.resume(),
+  );
+  await during(
+    'auth down',
+    () => auth.setMode('down'),
+    () => auth.setMode('normal'),
+  );
+  await during(
+    'auth hang',
+    () => auth.setMode('hang'),
+    () => auth.setMode('normal'),
+  );
+  await during(
+    'auth 500',
+    () => auth.setMode('error'),
+    () => auth.setMode('normal'),
+  );
   await during(
     'a hang+b 5xx+redis frozen+auth 500',
     async () => {
@@ -576,7 +633,9 @@ for (const [key, n] of [...tally].sort((x, y) => y[1] - x[1])) console.log(`${ke
 console.log('\n==== by phase');
 for (const [name, m] of byPhase)
   console.log(`${name.padEnd(40)} ${[...m].map(([k, v]) => `${k}=${v}`).join(' ')}`);
-console.log(`max latency ${maxLatency} ms; requests ${seq}; leavers ${leavers}; still outstanding ${outstanding.size}`);
+console.log(
+  `max latency ${maxLatency} ms; requests ${seq}; leavers ${leavers}; still outstanding ${outstanding.size}`,
+);
 const problems: string[] = [];
 if (gatewayExit) problems.push(`gateway ${gatewayExit}`);
 if (outstanding.size > 0) problems.push(`${outstanding.size} requests never ended`);

@@ -9,7 +9,10 @@
 // every request that waited for it. A verification that a client address starts is
 // charged to that address's share when it ends in a refusal (client-budget.ts), so
 // one address sending random tokens is refused (429) long before it can spend the
-// auth service's budget for everybody.
+// auth service's budget for everybody. A share held by verifications still pending is
+// not spent: a new credential from that address waits for one of them to end (at most
+// one verification budget) and tries again, so a slow or hanging auth service never
+// makes a 429 for good tokens (a hang ends in 503 AUTH_UNAVAILABLE, as it should).
 //
 // It is built once per auth config and is long-lived state (pools, cache, breaker):
 // the runtime registry should keep it across reloads while the auth section is unchanged.
@@ -23,9 +26,10 @@ import { retryAfterHeader } from '../retry-after.ts';
 import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
-import { ClientBudget, ClientOverBudget } from './client-budget.ts';
+import { ClientBudget, ClientOverBudget, type Reservation } from './client-budget.ts';
 import type { Identity } from './identity.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
+import { verificationBudgetMs } from './retry-budget.ts';
 import { SingleFlight } from './single-flight.ts';
 import { credentialKey, VerificationCache } from './verification-cache.ts';
 import {
@@ -117,7 +121,62 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     config.mode === 'remote' && config.failed_per_client > 0
       ? new ClientBudget(config.failed_per_client, clock)
       : undefined;
+  // Reservations of each client address whose verification has not ended yet (while it
+  // has any), and the waiters to wake when one ends: what an empty share may be held by.
+  const heldByClient = new Map<string, { count: number; readonly waiters: Set<() => void> }>();
+  const holdWaitMs = config.mode === 'remote' ? verificationBudgetMs(config.timeout, config.retries) : 0;
   let closed = false;
+
+  /** A token of `client`'s share; waits while the share is held by verifications still running. */
+  async function reserve(
+    spending: ClientBudget,
+    client: string,
+    requestId: string | undefined,
+  ): Promise<Reservation & { admitted: true }> {
+    const deadline = performance.now() + holdWaitMs;
+    for (;;) {
+      const reservation = spending.reserve(client);
+      const held = heldByClient.get(client);
+      if (reservation.admitted) {
+        // Counted in the same tick, so a waiter woken next never sees the share as spent.
+        if (held === undefined) heldByClient.set(client, { count: 1, waiters: new Set() });
+        else held.count++;
+        return reservation;
+      }
+      if (held === undefined) {
+        // Spent by refusals: the client's doing.
+        deps.onVerifyCall?.('client_limited');
+        logger.debug(
+          { request_id: requestId, client },
+          'client address spent its share of failed verifications',
+        );
+        throw new ClientOverBudget(reservation.retryAfterMs);
+      }
+      // Held by verifications still running: each ends within its budget, refunded unless refused.
+      const left = deadline - performance.now();
+      if (left <= 0)
+        throw new AuthUnavailableError('verifications of this client address still pending', {
+          refused: true,
+        });
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      const timer = setTimeout(wake, left);
+      held.waiters.add(wake);
+      await woken;
+      clearTimeout(timer);
+      held.waiters.delete(wake);
+    }
+  }
+
+  /** The verification behind a reservation has ended (and its token was refunded or kept). */
+  function release(client: string): void {
+    const held = heldByClient.get(client);
+    if (held === undefined) return;
+    if (--held.count === 0) heldByClient.delete(client);
+    for (const wake of held.waiters) wake();
+  }
 
   async function verifyAndRemember(
     key: string,
@@ -126,15 +185,23 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
     requestId: string | undefined,
     client: string | undefined,
   ) {
-    const reservation = budget !== undefined && client !== undefined ? budget.reserve(client) : undefined;
-    if (reservation !== undefined && !reservation.admitted) {
-      deps.onVerifyCall?.('client_limited');
-      logger.debug(
-        { request_id: requestId, client },
-        'client address spent its share of failed verifications',
-      );
-      throw new ClientOverBudget(reservation.retryAfterMs);
+    if (budget === undefined || client === undefined)
+      return verifyOnce(key, authorization, token, requestId, undefined);
+    const reservation = await reserve(budget, client, requestId);
+    try {
+      return await verifyOnce(key, authorization, token, requestId, reservation);
+    } finally {
+      release(client);
     }
+  }
+
+  async function verifyOnce(
+    key: string,
+    authorization: string,
+    token: string,
+    requestId: string | undefined,
+    reservation: (Reservation & { admitted: true }) | undefined,
+  ) {
     let verdict: Verdict;
     try {
       verdict = await verifier.verify({ authorization, token, requestId });

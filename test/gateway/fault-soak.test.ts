@@ -70,7 +70,9 @@ test('failed_per_client: a hanging auth service is 503 AUTH_UNAVAILABLE for ever
   const started = performance.now();
   const responses = await Promise.all(
     Array.from({ length: 8 }, (_, i) =>
-      send(`${gw.url}/secure`, { headers: { authorization: `Bearer hung-${i}-${randomBytes(6).toString('hex')}` } }),
+      send(`${gw.url}/secure`, {
+        headers: { authorization: `Bearer hung-${i}-${randomBytes(6).toString('hex')}` },
+      }),
     ),
   );
   const elapsed = performance.now() - started;
