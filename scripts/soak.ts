@@ -2,7 +2,10 @@
 // find leaks and stuck states (docs/OPERATIONS.md, "Soak runs"). Not a test: run it by
 // hand, on an otherwise quiet machine, after `npm run build`:
 //
-//   taskset -c 1 ./node_modules/.bin/node scripts/soak.ts [seconds=180] [rps=150]
+//   taskset -c 1 ./node_modules/.bin/node scripts/soak.ts [seconds=180] [rps=150] [cycles=1]
+//
+// `seconds` sets the length of each fault phase (about seconds / 14 each); the run takes
+// about (seconds + 40) x cycles.
 //
 // It starts, on loopback: two upstream instances (node:http, each switchable between
 // normal, down, hang, slow, reset mid-body and 5xx), the auth verify service
@@ -22,12 +25,18 @@ import { Agent, createServer, type IncomingMessage, request, type Server } from 
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { startAuthStub } from '../test/helpers/auth-stub.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 
 const seconds = Number(process.argv[2] ?? 180);
 const rps = Number(process.argv[3] ?? 150);
+/** How many times the whole list of faults runs (RSS must not grow per cycle). */
+const cycles = Number(process.argv[4] ?? 1);
+// This process's own stalls would look like the gateway's: they are printed with each sample.
+const ownLag = monitorEventLoopDelay({ resolution: 20 });
+ownLag.enable();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (...args: unknown[]) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...args);
 const t0 = Date.now();
@@ -324,6 +333,8 @@ interface Sample {
   inFlight: number;
   inFlightBy: string;
   heap: number;
+  lag: number;
+  ownLag: number;
   handles: number;
   retiring: number;
   breakers: string;
@@ -339,17 +350,20 @@ async function sample(label = ''): Promise<Sample> {
     inFlight: sum(m, 'gatehouse_upstream_in_flight'),
     inFlightBy: pick(m, 'gatehouse_upstream_in_flight{'),
     heap: (m.get('gatehouse_nodejs_heap_size_used_bytes') ?? 0) / 1048576,
+    lag: (m.get('gatehouse_nodejs_eventloop_lag_max_seconds') ?? 0) * 1000,
+    ownLag: ownLag.max / 1e6,
     handles: m.get('gatehouse_nodejs_active_handles_total') ?? -1,
     retiring: m.get('gatehouse_config_snapshots_retiring') ?? -1,
     breakers: pick(m, 'gatehouse_breaker_state{'),
     up: pick(m, 'gatehouse_upstream_up{'),
   };
   samples.push(s);
+  ownLag.reset();
   const so = Object.entries(s.sockets)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   log(
-    `${label.padEnd(12)} rss=${s.rss.toFixed(1)}MB heap=${s.heap.toFixed(1)}MB fds=${s.fds} sockets[${so}] inflight=${s.inFlight}[${s.inFlightBy}] handles=${s.handles} retiring=${s.retiring} breaker[${s.breakers}] up[${s.up}] outstanding=${outstanding.size} ${phase}`,
+    `${label.padEnd(12)} rss=${s.rss.toFixed(1)}MB heap=${s.heap.toFixed(1)}MB fds=${s.fds} sockets[${so}] inflight=${s.inFlight}[${s.inFlightBy}] handles=${s.handles} retiring=${s.retiring} breaker[${s.breakers}] up[${s.up}] outstanding=${outstanding.size} lag=${s.lag.toFixed(0)}/${s.ownLag.toFixed(0)}ms ${phase}`,
   );
   return s;
 }
@@ -606,7 +620,11 @@ loadOn = true;
 await sleep(4000);
 await sample('LOADED');
 const reloads = reloadLoop();
-await faults();
+const perCycle: Sample[] = [];
+for (let cycle = 1; cycle <= cycles; cycle++) {
+  await faults();
+  perCycle.push(await sample(`CYCLE ${cycle}`));
+}
 reloadOn = false;
 await reloads;
 // Make sure the final config is a valid one and applied.
@@ -650,6 +668,9 @@ for (const peer of ['a', 'b', 'auth', 'redis', 'other'])
 if (/[12]/.test(after.breakers)) problems.push(`breakers not closed: ${after.breakers}`);
 if (/=0/.test(after.up)) problems.push(`instances not up: ${after.up}`);
 if (after.handles > before.handles + 3) problems.push(`active handles ${before.handles} -> ${after.handles}`);
+console.log(
+  `RSS after each cycle: ${perCycle.map((c) => c.rss.toFixed(1)).join(' ')} MB; heap ${perCycle.map((c) => c.heap.toFixed(1)).join(' ')} MB`,
+);
 console.log(
   `\nidle before: heap=${before.heap.toFixed(1)}MB rss=${before.rss.toFixed(1)}MB fds=${before.fds} handles=${before.handles} sockets=${JSON.stringify(before.sockets)}`,
 );

@@ -14,7 +14,7 @@ import { lazyOwnModule } from '../own-modules.ts';
 import { createPolicyEvents, type PolicyEvents } from '../policies/events.ts';
 import { MemoryBucketStore } from '../ratelimit/memory-store.ts';
 import type { BucketStore } from '../ratelimit/store.ts';
-import type { TlsMaterial } from '../tls/certificates.ts';
+import type { ClientTlsOptions, TlsMaterial } from '../tls/certificates.ts';
 import { clientTlsDigest } from '../tls/client-options.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { ServicePool } from '../upstream/service-pool.ts';
@@ -96,12 +96,7 @@ export class GatewayRegistry {
     const authenticator = this.#reuseOrCreate(
       this.#authenticator,
       authSettings,
-      ({ auth }: { auth: AuthConfig }) =>
-        createAuthenticator(auth, {
-          logger: this.#logger.child({ component: 'auth' }),
-          onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
-          tls: tls?.auth,
-        }),
+      ({ auth }: { auth: AuthConfig }) => this.#createAuthenticator(auth, tls?.auth),
     );
     const bucketStore = this.#reuseOrCreate(this.#bucketStore, storeSettings(config.rate_limit), () =>
       this.#createBucketStore(config.rate_limit as RateLimitConfig),
@@ -163,6 +158,21 @@ export class GatewayRegistry {
     const fingerprint = config === undefined ? '' : JSON.stringify(config);
     if (held && held.fingerprint === fingerprint) return held;
     return config === undefined ? undefined : { fingerprint, value: create(config) };
+  }
+
+  /**
+   * In a method of its own, not inline in componentsFor: V8 gives all the closures of
+   * one function one shared context, so an onVerifyCall made there would hold
+   * componentsFor's `replaced` list, whose retire closures hold the previous
+   * authenticator: each authenticator kept the one before it alive, without end
+   * (test/gateway/fault-soak.test.ts, "free the old one").
+   */
+  #createAuthenticator(auth: AuthConfig, tls: ClientTlsOptions | undefined): Authenticator {
+    return createAuthenticator(auth, {
+      logger: this.#logger.child({ component: 'auth' }),
+      onVerifyCall: (result: string) => this.#metrics()?.authCall(result),
+      tls,
+    });
   }
 
   /**

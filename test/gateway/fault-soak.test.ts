@@ -100,7 +100,10 @@ async function liveObjects(className: string): Promise<number> {
   const objectType = snapshot.snapshot.meta.node_types[0].indexOf('object');
   let count = 0;
   for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
-    if (snapshot.nodes[i + typeOf] === objectType && snapshot.strings[snapshot.nodes[i + nameOf]] === className)
+    if (
+      snapshot.nodes[i + typeOf] === objectType &&
+      snapshot.strings[snapshot.nodes[i + nameOf]] === className
+    )
       count++;
   }
   return count;
