@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import type { ServerConfig } from '../config/schema.ts';
 import { DRAIN_EVENT } from './drain.ts';
 import { type Http2Events, http2SessionOptions, sessionGuardFor } from './http2-guard.ts';
-import type { PublicHandlers } from './public-server.ts';
+import { type PublicHandlers, refuseConnect } from './public-server.ts';
 import { adaptHttp2Request, GatewayHttp2Response } from './tls-listener.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -37,6 +37,7 @@ export function acceptPriorKnowledgeH2(
     if (req instanceof Http2ServerRequest && !adaptHttp2Request(req, res)) return;
     handlers.request(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
+  h2.on('connect', refuseConnect);
   const guard = sessionGuardFor(server, events);
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (session: ServerHttp2Session) => {

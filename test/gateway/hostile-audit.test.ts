@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange } from '../helpers/http.ts';
 import { createPki, opensslUnavailableReason, type TestPki } from '../helpers/pki.ts';
@@ -170,12 +170,18 @@ test('overlong UTF-8 escapes of . and / are refused: an upstream that decodes th
     '/app/x/%f0%80%80%ae/admin',
     '/app/%c1%9c',
   ]) {
-    const answer = await rawExchange(gw.url, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+    const answer = await rawExchange(
+      gw.url,
+      `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(answer, /^HTTP\/1\.1 400 [\s\S]*"code":"BAD_REQUEST"/, target);
   }
   assert.equal(upstream.requests.length, before, 'nothing forwarded');
   // Well-formed UTF-8 is forwarded as it came (escapes upper-cased).
-  const fine = await rawExchange(gw.url, 'GET /app/caf%c3%a9 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+  const fine = await rawExchange(
+    gw.url,
+    'GET /app/caf%c3%a9 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n',
+  );
   assert.match(fine, /^HTTP\/1\.1 200/);
   assert.equal(upstream.requests[upstream.requests.length - 1].url, '/app/caf%C3%A9');
 });
@@ -192,11 +198,23 @@ test('encoded path tricks reach the IP-listed route or are refused, never the op
     '///app/admin',
     '/app/admin?/../x',
   ]) {
-    const answer = await rawExchange(gw.url, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+    const answer = await rawExchange(
+      gw.url,
+      `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(answer, /^HTTP\/1\.1 403 [\s\S]*"code":"FORBIDDEN"/, target);
   }
-  for (const target of ['/app/x/..%2fadmin', '/app%2fadmin', '/app/admin%5cx', '/app/admin%00', '/app/admin;x']) {
-    const answer = await rawExchange(gw.url, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+  for (const target of [
+    '/app/x/..%2fadmin',
+    '/app%2fadmin',
+    '/app/admin%5cx',
+    '/app/admin%00',
+    '/app/admin;x',
+  ]) {
+    const answer = await rawExchange(
+      gw.url,
+      `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(answer, /^HTTP\/1\.1 400 [\s\S]*"code":"BAD_REQUEST"/, target);
   }
 });
@@ -210,7 +228,10 @@ test('HTTPS/1.1: Expect: 100-continue is invited only once the route and policie
   const pki: TestPki = createPki();
   const cert = pki.issue('api', { sans: ['localhost'] });
   const tls = await startTestGateway({
-    server: { body_limit: '1kb', tls: { certificates: [{ cert_file: cert.certFile, key_file: cert.keyFile }] } },
+    server: {
+      body_limit: '1kb',
+      tls: { certificates: [{ cert_file: cert.certFile, key_file: cert.keyFile }] },
+    },
     services: { echo: { url: upstream.url } },
     routes: [
       { path: '/app', service: 'echo', auth: 'none' },
@@ -259,54 +280,52 @@ test('HTTPS/1.1: Expect: 100-continue is invited only once the route and policie
   }
 });
 
-test(
-  'a client that never reads its answer does not hold the upstream connection past body_timeout',
-  { todo: 'needs fix in src/proxy/exchange.ts: bound the wait for the client to drain by body_timeout' },
-  async () => {
-    let upstreamClosed = false;
-    const held = new Set<Socket>();
-    const big = createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => {});
-      socket.once('close', () => (upstreamClosed = true));
-      socket.once('data', () => {
-        const size = 64 * 1024 * 1024;
-        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
-        const chunk = Buffer.alloc(64 * 1024, 97);
-        let sent = 0;
-        const pump = () => {
-          while (sent < size) {
-            sent += chunk.length;
-            if (!socket.write(chunk)) {
-              socket.once('drain', pump);
-              return;
-            }
+test('a client that never reads its answer does not hold the upstream connection past body_timeout', {
+  todo: 'needs fix in src/proxy/exchange.ts: bound the wait for the client to drain by body_timeout',
+}, async () => {
+  let upstreamClosed = false;
+  const held = new Set<Socket>();
+  const big = createServer((socket) => {
+    held.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => (upstreamClosed = true));
+    socket.once('data', () => {
+      const size = 64 * 1024 * 1024;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      let sent = 0;
+      const pump = () => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
           }
-        };
-        pump();
-      });
+        }
+      };
+      pump();
     });
-    big.listen(0, '127.0.0.1');
-    await once(big, 'listening');
-    const slowReader = await startTestGateway({
-      services: {
-        big: { url: `http://127.0.0.1:${(big.address() as AddressInfo).port}`, body_timeout: '1s' },
-      },
-      routes: [{ path: '/big', service: 'big', auth: 'none' }],
-    });
-    const { port } = new URL(slowReader.url);
-    const client = connect(Number(port), '127.0.0.1');
-    client.on('error', () => {});
-    client.write('GET /big HTTP/1.1\r\nHost: gw\r\n\r\n');
-    client.pause();
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 3000));
-      assert.ok(upstreamClosed, 'the upstream connection was released within 3 s (body_timeout 1 s)');
-    } finally {
-      client.destroy();
-      await slowReader.close();
-      for (const socket of held) socket.destroy();
-      await new Promise<void>((resolve) => big.close(() => resolve()));
-    }
-  },
-);
+  });
+  big.listen(0, '127.0.0.1');
+  await once(big, 'listening');
+  const slowReader = await startTestGateway({
+    services: {
+      big: { url: `http://127.0.0.1:${(big.address() as AddressInfo).port}`, body_timeout: '1s' },
+    },
+    routes: [{ path: '/big', service: 'big', auth: 'none' }],
+  });
+  const { port } = new URL(slowReader.url);
+  const client = connect(Number(port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /big HTTP/1.1\r\nHost: gw\r\n\r\n');
+  client.pause();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.ok(upstreamClosed, 'the upstream connection was released within 3 s (body_timeout 1 s)');
+  } finally {
+    client.destroy();
+    await slowReader.close();
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => big.close(() => resolve()));
+  }
+});
