@@ -3,6 +3,7 @@
 // decisions are in docs/SECURITY.md.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect as http2Connect } from 'node:http2';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -226,18 +227,7 @@ test('HTTPS/1.1: Expect: 100-continue is invited only once the route and policie
     return;
   }
   const pki: TestPki = createPki();
-  const cert = pki.issue('api', { sans: ['localhost'] });
-  const tls = await startTestGateway({
-    server: {
-      body_limit: '1kb',
-      tls: { certificates: [{ cert_file: cert.certFile, key_file: cert.keyFile }] },
-    },
-    services: { echo: { url: upstream.url } },
-    routes: [
-      { path: '/app', service: 'echo', auth: 'none' },
-      { path: '/app/admin', service: 'echo', auth: 'none', ip_allow: ['10.0.0.0/8'] },
-    ],
-  });
+  const tls = await startTlsGateway(pki);
   try {
     const { port } = new URL(tls.url);
     const exchange = (bytes: string, alpn: string[]) =>
@@ -275,6 +265,58 @@ test('HTTPS/1.1: Expect: 100-continue is invited only once the route and policie
       assert.match(versionTwo, /^HTTP\/1\.1 400 [\s\S]*"code":"BAD_REQUEST"/);
     }
   } finally {
+    await tls.close();
+    pki.remove();
+  }
+});
+
+async function startTlsGateway(pki: TestPki): Promise<TestGateway> {
+  const cert = pki.issue('api', { sans: ['localhost'] });
+  return startTestGateway({
+    server: {
+      body_limit: '1kb',
+      tls: { certificates: [{ cert_file: cert.certFile, key_file: cert.keyFile }] },
+    },
+    services: { echo: { url: upstream.url } },
+    routes: [
+      { path: '/app', service: 'echo', auth: 'none' },
+      { path: '/app/admin', service: 'echo', auth: 'none', ip_allow: ['10.0.0.0/8'] },
+    ],
+  });
+}
+
+test('h2: Expect: 100-continue is invited only once the route and policies passed', {
+  todo: 'needs fix in src/proxy/forward.ts: expectsContinue must accept HTTP/2 (then tls-listener.ts stops writing the 100 for h2)',
+}, async (t) => {
+  const reason = opensslUnavailableReason();
+  if (reason !== undefined) {
+    t.skip(reason);
+    return;
+  }
+  const pki: TestPki = createPki();
+  const tls = await startTlsGateway(pki);
+  const session = http2Connect(tls.url, { ca: pki.ca, servername: 'localhost' });
+  session.on('error', () => {});
+  try {
+    const events: (string | number)[] = [];
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/app/admin/x',
+      expect: '100-continue',
+      'content-length': '5',
+    });
+    stream.on('error', () => {});
+    stream.on('continue', () => {
+      events.push('100');
+      stream.end('hello');
+    });
+    const status = await new Promise<number>((resolve) =>
+      stream.on('response', (headers) => resolve(Number(headers[':status']))),
+    );
+    events.push(status);
+    assert.deepEqual(events, [403], 'the refusal comes without a 100 Continue');
+  } finally {
+    session.destroy();
     await tls.close();
     pki.remove();
   }
