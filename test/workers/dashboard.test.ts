@@ -2,7 +2,8 @@
 // a route's count over the last minute is every request, whichever worker served it;
 // reloads are listed once each (refused ones too); instance state is merged with each
 // worker's view kept; a worker that does not answer in time is left out and counted,
-// and the page still answers (the others' figures), neither a 500 nor a hang.
+// and the page still answers (the others' figures), neither a 500 nor a hang. The page
+// itself (headless Chromium) says when workers disagree and when one is missing.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
 import { Client } from 'undici';
 import type { DashboardState } from '../../src/admin/dashboard-state.ts';
 import type { RouteExplanation } from '../../src/admin/route-explainer.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { send } from '../helpers/http.ts';
 import { until } from '../helpers/until.ts';
@@ -24,13 +27,22 @@ const CALL_TIMEOUT_MS = 5000;
 const STALL_MS = 8000;
 
 let upstream: TestUpstream;
+let failing: TestUpstream;
 let gw: TestGateway;
 let dir: string;
+let browser: Browser | undefined;
+let page: Page | undefined;
 const marker = () => join(dir, 'stalled');
 
 const config = (extraRoutes: object[] = []) => ({
   server: { workers: 2, shutdown_timeout: '2s' },
-  services: { up: { url: upstream.url } },
+  services: {
+    up: { url: upstream.url },
+    orders: {
+      url: failing.url,
+      circuit_breaker: { min_requests: 2, failure_ratio: 0.5, timeout: '60s', interval: '60s' },
+    },
+  },
   plugins: {
     stall: {
       module: fileURLToPath(new URL('./fixtures/blocks-thread.ts', import.meta.url)),
@@ -40,6 +52,7 @@ const config = (extraRoutes: object[] = []) => ({
   routes: [
     { path: '/counted', service: 'up' },
     { path: '/stall', service: 'up', policies: ['stall'] },
+    { path: '/orders', service: 'orders' },
     ...extraRoutes,
   ],
 });
@@ -47,12 +60,18 @@ const config = (extraRoutes: object[] = []) => ({
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gatehouse-dashboard-workers-'));
   upstream = await startUpstream((_req, res) => res.end('ok'));
+  failing = await startUpstream((_req, res) => {
+    res.statusCode = 500;
+    res.end('no');
+  });
   gw = await startTestGateway(config(), { watch: false });
 });
 
 after(async () => {
+  await browser?.close();
   await gw?.close();
   await upstream?.close();
+  await failing?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -164,11 +183,44 @@ test('reloads are listed once each, the refused ones too', async () => {
   await gw.writeConfig(config([{ path: '/added', service: 'up' }]));
 });
 
+test('the page shows an instance whose breaker is open on one worker only as open there', async (t) => {
+  // One connection reaches one worker: only that worker's breaker sees the failures.
+  const client = new Client(gw.url);
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request({ method: 'GET', path: '/orders' });
+      await res.body.dump();
+      statuses.push(res.statusCode);
+    }
+    assert.deepEqual(statuses, [500, 500, 503], 'the breaker of the worker serving them opened');
+  } finally {
+    await client.close();
+  }
+  const instance = (await state()).services.find((service) => service.name === 'orders')?.instances[0];
+  assert.equal(instance?.breaker, 'open', 'not closed while any worker has it open');
+  assert.deepEqual(instance?.workers?.map((view) => view.breaker).sort(), ['closed', 'open']);
+
+  browser = await launchChromium(t);
+  if (!browser) return;
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(gw.adminUrl);
+  const row = page.locator(`[data-instance="${failing.url}"]`);
+  await row.and(page.locator('[data-breaker="open"]')).waitFor({ timeout: 10_000 });
+  assert.match((await row.textContent()) ?? '', /open on 1 of 2 workers/);
+  assert.match(
+    (await row.getAttribute('title')) ?? '',
+    /worker 0: up, (open|closed).*\nworker 1: up, (open|closed)/s,
+  );
+  assert.match((await page.locator('#gateway-facts').textContent()) ?? '', /workers\s*2/);
+});
+
 test('a stuck worker is left out and counted; the page answers with the others', async () => {
   const before = routeMinute(await state(), '/counted')?.requests ?? 0;
   const stalled = send(`${gw.url}/stall`);
   await until(() => existsSync(marker()), 'a worker is stalled', 5000);
   const started = performance.now();
+  const shown = page?.locator('[data-workers-missing="1"]').waitFor({ timeout: STALL_MS });
   const [s, explained] = await Promise.all([
     state(),
     send(`${gw.adminUrl}/debug/route?method=GET&host=x&path=/counted/1`).then((r) =>
@@ -187,6 +239,9 @@ test('a stuck worker is left out and counted; the page answers with the others',
   assert.equal(s.services.find((service) => service.name === 'up')?.instances[0].workers?.length, 1);
   assert.equal(explained.route, '/counted');
   assert.equal(explained.workersMissing, 1);
+  // The page (open since the test before, polling) says so in its header.
+  await shown;
+  if (page) assert.match((await page.locator('#gateway-facts').textContent()) ?? '', /2, 1 not answering/);
   // Once the worker is back, it answers its request and the dashboard again.
   assert.equal((await stalled).status, 200);
   assert.equal((await state()).gateway.workers_missing, 0);
