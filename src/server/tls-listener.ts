@@ -78,17 +78,8 @@ export function createTlsPublicServer(
     }
     http1Request(req, res as ServerResponse);
   };
-  // As on the plain listener (public-server.ts): over HTTP/1.1 the data plane invites the
-  // body only once route, policies and size passed. On h2 the forwarder does not write the
-  // 100, so it is sent here first, as Node would without this listener.
-  const onCheckContinue = (
-    req: IncomingMessage | Http2ServerRequest,
-    res: ServerResponse | Http2ServerResponse,
-  ) => {
-    if (req instanceof Http2ServerRequest) res.writeContinue();
-    onRequest(req, res);
-  };
-
+  // As on the plain listener (public-server.ts): over HTTP/1.1 and h2 alike, the
+  // forwarder invites a `100-continue` body only once route, policies and size passed.
   let listener: HttpsServer | Http2SecureServer;
   if (server.http2) {
     const h2 = createSecureServer({
@@ -108,7 +99,7 @@ export function createTlsPublicServer(
   (listener as unknown as { shouldUpgradeCallback: PublicHandlers['shouldUpgrade'] }).shouldUpgradeCallback =
     (req) => isHttp1(req) && handlers.shouldUpgrade(req);
   listener.on('upgrade', handlers.upgrade);
-  listener.on('checkContinue', onCheckContinue);
+  listener.on('checkContinue', onRequest);
   listener.on('checkExpectation', onRequest);
   listener.on('connect', refuseConnect);
   listener.maxConnections = server.max_connections;
