@@ -389,21 +389,6 @@ export const SCENARIOS: Scenario[] = [
       },
     ),
   ),
-  // Both workers on the one core of the pinned rows: against `gateway, whole chain` (one
-  // process, same core), what the worker design costs per request (the shared rate-limit
-  // table, log lines posted to the supervisor), apart from the cores the unpinned rows
-  // share with the loader and the upstream.
-  gateway(
-    'gateway, whole chain, workers: 2, one core',
-    'the whole chain, server.workers: 2, both workers and the supervisor pinned to the core of the other gateway rows',
-    {
-      config: async (ctx) => ({
-        ...(await wholeChain(ctx)),
-        server: { host: '127.0.0.1', port: ctx.port, shutdown_timeout: '2s', workers: 2 },
-      }),
-      headers: wholeChainHeaders,
-    },
-  ),
   native('caddy', 'Caddy reverse_proxy, GOMAXPROCS=1, no access log', 'caddy', caddy),
   native('nginx', 'nginx proxy_pass, one worker, upstream keep-alive, no access log', 'nginx', nginx),
   native('haproxy', 'HAProxy, one thread, http-reuse always, no log', 'haproxy', haproxy),
