@@ -9,6 +9,8 @@ import type { LoadResult } from './load.ts';
 export interface FixedRateResult extends FixedRateLoad {
   /** Peak RSS of the process under test during the measured phase. */
   rssMb?: number;
+  /** p99 of every round at this rate, in order, when there were several. */
+  p99Rounds?: number[];
 }
 
 /** One measured run of one row. */
@@ -84,11 +86,25 @@ export interface RunInfo {
   loadAfter?: number;
 }
 
-/** The round with the median req/s, whole (its latencies belong with its throughput). */
+/**
+ * The round with the median req/s, whole (its latencies belong with its throughput);
+ * and at each fixed rate, the round with the median p99. A fixed-rate run is its own
+ * measurement, not the saturation run's: one outside stall in one round's 5 s window
+ * would otherwise be the row's p99 whenever that round happened to have the median req/s.
+ */
 export function median(runs: Measurement[]): Measurement & { rounds?: number[] } {
-  const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
-  const middle = sorted[Math.floor((sorted.length - 1) / 2)];
-  return runs.length > 1 ? { ...middle, rounds: runs.map((run) => run.reqPerSec) } : middle;
+  const middle = middleOf(runs, (run) => run.reqPerSec);
+  if (runs.length === 1) return middle;
+  const fixedRate = middle.fixedRate?.map(({ rate }) => {
+    const atRate = runs.flatMap((run) => run.fixedRate?.filter((result) => result.rate === rate) ?? []);
+    return { ...middleOf(atRate, (result) => result.p99Ms), p99Rounds: atRate.map((result) => result.p99Ms) };
+  });
+  return { ...middle, fixedRate, rounds: runs.map((run) => run.reqPerSec) };
+}
+
+function middleOf<T>(items: T[], value: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 export function compareToBaseline(rows: RowResult[]): void {
@@ -183,6 +199,7 @@ const FIXED_RATE_COLUMNS: Column<FixedRateLine>[] = [
   ['max ms', (r) => fmt(r.maxMs, 1)],
   ['errors', (r) => fmt(r.errors, 0)],
   ['RSS MB', (r) => fmt(r.rssMb, 0)],
+  ['p99 of the rounds', (r) => (r.p99Rounds ? r.p99Rounds.map((p99) => p99.toFixed(2)).join(' / ') : '-')],
   [
     'p99 vs direct',
     (r) =>

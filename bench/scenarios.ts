@@ -58,14 +58,20 @@ export interface Scenario {
 /** Every row requests this path; the gateway's route strips /api, the others pass it on. */
 export const PATH = '/api/hello';
 
-function peer(name: string, what: string, file: string, baseline = false): Scenario {
+function peer(
+  name: string,
+  what: string,
+  file: string,
+  baseline = false,
+  env: Record<string, string> = {},
+): Scenario {
   return {
     name,
     what,
     baseline,
     launch: (ctx) => ({
       args: [join('bench', file)],
-      env: { PORT: String(ctx.port), UPSTREAM: ctx.upstreamUrl },
+      env: { ...env, PORT: String(ctx.port), UPSTREAM: ctx.upstreamUrl },
       readyUrl: `http://127.0.0.1:${ctx.port}${PATH}`,
     }),
   };
@@ -228,6 +234,16 @@ export const SCENARIOS: Scenario[] = [
   {
     ...peer('bare proxy', 'node:http + undici pool, ~30 lines: the ceiling', 'bare-proxy.ts', true),
     fixedRate: true,
+  },
+  {
+    ...peer(
+      'bare proxy, whole-chain headers',
+      "the bare proxy sending the whole chain's extra headers both ways (ids, X-Forwarded-*, identity, CORS, RateLimit), with no work behind them",
+      'bare-proxy.ts',
+      false,
+      { WIRE: 'whole-chain' },
+    ),
+    headers: wholeChainHeaders,
   },
   gateway('gateway', 'Gatehouse, plain route: no auth, no rate limit, access log off'),
   gateway(

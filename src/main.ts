@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
-import { dashboardState } from './admin/dashboard-state.ts';
+import { type DashboardState, dashboardState } from './admin/dashboard-state.ts';
 import { adminExposureWarning } from './admin/exposure.ts';
 import { type DescribedRequest, explainRoute, type RouteExplanation } from './admin/route-explainer.ts';
 import { ConfigError, type ConfigSource } from './config/load.ts';
@@ -81,9 +81,15 @@ export interface Gateway {
   metricsJson(): Promise<unknown[]>;
   /** What GET /status answers. */
   status(): unknown;
-  /** What the dashboard's GET /api/state answers (with workers: the first worker's view). */
-  dashboard(): unknown;
-  /** What /debug/route answers for a described request. */
+  /**
+   * What the dashboard's GET /api/state answers. With server.workers above 1: every
+   * worker's state merged by the supervisor (admin/merge-state.ts); in a worker, its own.
+   */
+  dashboard(): DashboardState | Promise<DashboardState>;
+  /**
+   * What /debug/route answers for a described request. With server.workers above 1: the
+   * routing from the config the workers share, the instances merged over the workers.
+   */
   explain(request: DescribedRequest): RouteExplanation | Promise<RouteExplanation>;
   /** With server.workers > 1: the worker threads (for operations and tests). */
   readonly workers?: WorkerControl;

@@ -8,6 +8,7 @@ import { normalizeTarget } from '../routing/normalize-path.ts';
 import type { Runtime } from '../runtime/build.ts';
 import { hostOf, routeRequest } from '../server/ingress.ts';
 import type { InstanceStatus } from '../upstream/instance.ts';
+import type { InstanceState } from './dashboard-state.ts';
 
 export interface DescribedRequest {
   readonly method: string;
@@ -31,7 +32,13 @@ export interface RouteExplanation {
   readonly forwardedPath: string | undefined;
   /** The route's policies, in the order they would run. */
   readonly policies: readonly string[];
-  readonly instances: readonly InstanceStatus[];
+  /**
+   * The service's instances with health and breaker state. With server.workers above 1,
+   * merged over the workers as on the dashboard (each worker's view under `workers`).
+   */
+  readonly instances: readonly InstanceState[];
+  /** With server.workers above 1: workers that did not answer (their instance views are absent). */
+  readonly workersMissing?: number;
   /** Every route in config order: `matched`, or why not. */
   readonly routes: readonly { route: string; host: string | undefined; matched: boolean; reason?: string }[];
 }

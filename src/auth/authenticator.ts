@@ -27,6 +27,7 @@ import type { ClientTlsOptions } from '../tls/certificates.ts';
 import type { BreakerState } from '../upstream/circuit-breaker.ts';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, parseAuthorization } from './bearer.ts';
 import { ClientBudget, ClientOverBudget, type Reservation } from './client-budget.ts';
+import { bearerKey } from './connection-credential.ts';
 import type { Identity } from './identity.ts';
 import { createRemoteVerifier } from './remote-verifier.ts';
 import { verificationBudgetMs } from './retry-budget.ts';
@@ -62,9 +63,11 @@ export interface Authenticator {
   /**
    * The identity of a bearer credential whose valid verdict is cached, at once; undefined
    * means "ask authenticate()". A cached credential is most requests: answering it
-   * without a promise keeps the policy chain synchronous.
+   * without a promise keeps the policy chain synchronous. `connection` (the request's
+   * socket) lets a keep-alive connection that repeats its credential skip the parse and
+   * the SHA-256: see lastCredential.
    */
-  cachedIdentity(authorization: string | undefined): Identity | undefined;
+  cachedIdentity(authorization: string | undefined, connection?: object): Identity | undefined;
   /** State of the breaker that guards the auth service (remote) or JWKS endpoint (jwt). */
   breakerState(): BreakerState;
   /** Refuses new work (AUTH_UNAVAILABLE), lets verifications in flight finish, releases connections. */
@@ -226,9 +229,11 @@ export function createAuthenticator(config: AuthConfig, deps: AuthenticatorDeps)
   }
 
   return {
-    cachedIdentity(authorization) {
-      if (closed || parseAuthorization(authorization).kind !== 'bearer') return undefined;
-      const cached = cache.get(credentialKey(authorization as string));
+    cachedIdentity(authorization, connection) {
+      if (closed || authorization === undefined) return undefined;
+      const key = bearerKey(authorization, connection);
+      if (key === undefined) return undefined;
+      const cached = cache.get(key);
       return cached?.valid ? cached.identity : undefined;
     },
     async authenticate(authorization, requestId, client) {

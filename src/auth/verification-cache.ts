@@ -1,5 +1,6 @@
-// Remembers verdicts by SHA-256 of the whole Authorization value, so the token itself
-// is never kept in memory. Two LRU caches, each bounded by cache_max_entries: valid
+// Remembers verdicts by SHA-256 of the whole Authorization value, so the cache never
+// keeps a token (a connection remembers its own last one while it is open:
+// connection-credential.ts). Two LRU caches, each bounded by cache_max_entries: valid
 // tokens (trusted for min(cache_ttl, exp - now)) and refused ones (negative_cache_ttl).
 // They are separate so a flood of distinct bad tokens can evict only bad tokens.
 // Expiry is stored with each entry and checked against the injected clock, so tests

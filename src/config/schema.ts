@@ -190,7 +190,10 @@ export const serviceSchema = z
       'Deadline, past which the client gets 504: for a connection to an instance (queued or connecting), then for the response headers once the whole request has been sent.',
     ),
     connect_timeout: duration('5s', 'Deadline for opening a connection to an instance.'),
-    body_timeout: duration('30s', 'Longest silence allowed while the upstream streams its response body.'),
+    body_timeout: duration(
+      '30s',
+      'Longest silence allowed while the upstream streams its response body, and longest wait for a client that stopped reading it.',
+    ),
     keep_alive_timeout: duration(
       '4s',
       "Idle time after which a pooled upstream connection is closed; keep it below the upstream's own.",

@@ -170,7 +170,7 @@ export class GatewayMetrics {
       policy,
       code,
       total,
-      lastMinute: window.summary().requests,
+      lastMinute: window.counts().requests,
     }));
   }
 

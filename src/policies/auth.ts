@@ -55,7 +55,7 @@ export function createAuthPolicy(
         ? unauthorized(keyChallenge, 'missing')
         : unauthorized(`${keyChallenge}, error="invalid_key"`, 'unsupported');
     }
-    const cached = authenticator.cachedIdentity(authorization);
+    const cached = authenticator.cachedIdentity(authorization, request.connection);
     if (cached !== undefined) {
       request.identity = cached;
       return undefined;

@@ -75,6 +75,8 @@ export interface ChainRequest extends PolicyRequest {
   identity: Identity | undefined;
   /** The header fields as received, for checks that need every copy (a repeated Authorization). */
   readonly rawHeaders: readonly string[];
+  /** The connection the request came on (an HTTP/1 socket, or an HTTP/2 session's), as a key only. */
+  readonly connection: object;
 }
 
 /** A built-in step: a Policy that may also set the identity. */

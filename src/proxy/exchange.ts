@@ -58,6 +58,11 @@ export interface ExchangeOptions {
   readonly extraHeaders: Readonly<Record<string, string>>;
   /** The service timeout, for each of the two phases above. */
   readonly timeoutMs: number;
+  /**
+   * The service body_timeout, also the longest wait for a client that stopped reading:
+   * past it the client is treated as gone, so it cannot hold an upstream connection.
+   */
+  readonly drainTimeoutMs: number;
   /** True while the gateway drains: the answer then closes its connection. */
   readonly closing: () => boolean;
 }
@@ -70,6 +75,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #pendingAbort: Error | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #resume: (() => void) | undefined;
+  #drainDeadline: NodeJS.Timeout | undefined;
+  #onDrain: (() => void) | undefined;
   #statusCode = 0;
   /** The client head, held until the first body byte or the end (Node would hold it too). */
   #head: string[] | undefined;
@@ -138,9 +145,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return true;
     this.#commit();
     if (this.#res.write(chunk)) return true;
-    // The client reads slower than the upstream sends: undici pauses until it drains.
-    this.#res.once('drain', this.#resume!);
+    // The client reads slower than the upstream sends: undici pauses until it drains,
+    // for at most drainTimeoutMs.
+    // Made on first use: most answers never wait for a client.
+    this.#onDrain ??= () => {
+      clearTimeout(this.#drainDeadline);
+      this.#resume!();
+    };
+    this.#res.once('drain', this.#onDrain);
+    this.#drainDeadline = setTimeout(() => this.#clientStalled(), this.#options.drainTimeoutMs);
     return false;
+  }
+
+  /** The client stopped reading: its answer is cut and the upstream connection released. */
+  #clientStalled(): void {
+    this.#res.destroy();
+    this.abort(new ClientGone());
   }
 
   onComplete(): void {
@@ -177,7 +197,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#deadline);
-    if (this.#resume) this.#res.off('drain', this.#resume);
+    if (this.#onDrain !== undefined) {
+      clearTimeout(this.#drainDeadline);
+      this.#res.off('drain', this.#onDrain);
+    }
     this.#listener.finished(error, this.#started, this.#committed);
   }
 }

@@ -241,7 +241,12 @@ function attemptOnce(
     let status = 0;
     const exchange = new Exchange(
       res,
-      { extraHeaders: upstream.responseHeaders, timeoutMs: target.headersTimeout, closing: upstream.closing },
+      {
+        extraHeaders: upstream.responseHeaders,
+        timeoutMs: target.headersTimeout,
+        drainTimeoutMs: target.bodyTimeout,
+        closing: upstream.closing,
+      },
       {
         started(statusCode, contentLength) {
           status = statusCode;
@@ -275,13 +280,15 @@ function attemptOnce(
   });
 }
 
-/** Node hands these over through 'checkContinue' without a 100 Continue (see server/public-server.ts). */
+/**
+ * Node hands these over through 'checkContinue' without a 100 Continue (see
+ * server/public-server.ts, tls-listener.ts, h2c.ts): HTTP/1.1 and h2 (HTTP/1.0 has no 1xx).
+ */
 function expectsContinue(req: IncomingMessage): boolean {
   const expect = req.headers.expect;
   return (
     expect !== undefined &&
-    req.httpVersionMajor === 1 &&
-    req.httpVersionMinor === 1 &&
+    (req.httpVersionMajor === 2 || (req.httpVersionMajor === 1 && req.httpVersionMinor === 1)) &&
     /(?:^|\W)100-continue(?:$|\W)/i.test(expect)
   );
 }

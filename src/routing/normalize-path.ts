@@ -50,6 +50,7 @@ function decodeUnreserved(path: string): string | { error: string } {
     const code = Number.parseInt(hex, 16);
     if (code === 0x2f || code === 0x5c) return { error: 'the path holds an encoded slash or backslash' };
     if (code < 0x20 || code === 0x7f) return { error: 'the path holds an encoded control character' };
+    if (isOverlongLead(code, path, i + 3)) return { error: 'the path holds an overlong UTF-8 escape' };
     const decodedChar = String.fromCharCode(code);
     out += UNRESERVED.test(decodedChar) ? decodedChar : `%${hex.toUpperCase()}`;
     i += 2;
@@ -78,4 +79,19 @@ function resolveSegments(path: string, query: string): NormalizedTarget {
     output.push(segment);
   }
   return { path: `/${output.join('/')}`, query };
+}
+
+/**
+ * An overlong UTF-8 form starting at this escape: C0/C1 lead bytes, or E0 and F0 followed
+ * by a byte that makes the sequence overlong. No UTF-8 encoder writes them; decoders that
+ * accept them (CVE-2008-2938 and its kin) read `%c0%ae` as `.` and `%c0%af` as `/`, so an
+ * upstream could climb out of the route the gateway matched. Other bytes above 0x7f are
+ * left alone: legacy (Latin-1) paths use them.
+ */
+function isOverlongLead(code: number, path: string, next: number): boolean {
+  if (code === 0xc0 || code === 0xc1) return true;
+  if (code !== 0xe0 && code !== 0xf0) return false;
+  if (path[next] !== '%') return false;
+  const second = Number.parseInt(path.slice(next + 1, next + 3), 16);
+  return code === 0xe0 ? second >= 0x80 && second <= 0x9f : second >= 0x80 && second <= 0x8f;
 }

@@ -65,55 +65,63 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       brokenAfterStart: undefined,
     };
 
+    const fail = (error: unknown): void => {
+      const close = h1 && (refusal !== undefined || closesAfter(req, lifecycle));
+      if (close) closedSockets.add(socket);
+      const grpc = speaksGrpc(state);
+      const answered = sendError(res, error, state.requestId, state.responseHeaders, close, grpc);
+      if (grpc) state.grpcStatus = grpcStatusFor(answered.status);
+      if (isGatewayError(error)) state.reason = error.reason;
+      if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
+        failures.report(state, outcome, error, answered.code);
+      }
+    };
+    // Runs once the request is over, answered or failed.
+    const settle = (): void => {
+      holder.release(runtime);
+      const status = res.writableEnded
+        ? res.statusCode
+        : outcome.brokenAfterStart !== undefined
+          ? UPSTREAM_BROKE_OFF
+          : CLIENT_CLOSED;
+      if (outcome.brokenAfterStart !== undefined) {
+        failures.reportBrokenAnswer(state, outcome, outcome.brokenAfterStart);
+      }
+      metrics.observeRequest(
+        state.routeName,
+        req.method ?? '',
+        status,
+        (performance.now() - state.startedAt) / 1000,
+      );
+      if (outcome.attempts > 1 || outcome.retryRefused) {
+        metrics.observeRetries(state.routeName, outcome.attempts - 1, outcome.retryRefused === true);
+      }
+      if (state.matchedRoute?.split && outcome.service) {
+        metrics.observeSplit(state.routeName, outcome.service, status);
+      }
+      if (state.matchedRoute?.grpc === true) {
+        state.grpcStatus ??= outcome.grpcStatus;
+        metrics.observeGrpc(state.routeName, state.grpcStatus);
+      }
+      if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
+      state.span?.end({
+        route: state.matchedRoute?.name,
+        status,
+        clientIp: state.clientIp,
+        userId: state.identity?.userId,
+      });
+    };
+    // One reaction for both outcomes (not .catch().finally(): two more promises per request).
     (refusal
       ? Promise.reject(refusal)
       : handle(runtime, state, res, traceparent, peer, outcome, h1 ? closing : never)
-    )
-      .catch((error: unknown) => {
-        const close = h1 && (refusal !== undefined || closesAfter(req, lifecycle));
-        if (close) closedSockets.add(socket);
-        const grpc = speaksGrpc(state);
-        const answered = sendError(res, error, state.requestId, state.responseHeaders, close, grpc);
-        if (grpc) state.grpcStatus = grpcStatusFor(answered.status);
-        if (isGatewayError(error)) state.reason = error.reason;
-        if (answered.status >= 500 && !QUIET_5XX.has(answered.code)) {
-          failures.report(state, outcome, error, answered.code);
-        }
-      })
-      .finally(() => {
-        holder.release(runtime);
-        const status = res.writableEnded
-          ? res.statusCode
-          : outcome.brokenAfterStart !== undefined
-            ? UPSTREAM_BROKE_OFF
-            : CLIENT_CLOSED;
-        if (outcome.brokenAfterStart !== undefined) {
-          failures.reportBrokenAnswer(state, outcome, outcome.brokenAfterStart);
-        }
-        metrics.observeRequest(
-          state.routeName,
-          req.method ?? '',
-          status,
-          (performance.now() - state.startedAt) / 1000,
-        );
-        if (outcome.attempts > 1 || outcome.retryRefused) {
-          metrics.observeRetries(state.routeName, outcome.attempts - 1, outcome.retryRefused === true);
-        }
-        if (state.matchedRoute?.split && outcome.service) {
-          metrics.observeSplit(state.routeName, outcome.service, status);
-        }
-        if (state.matchedRoute?.grpc === true) {
-          state.grpcStatus ??= outcome.grpcStatus;
-          metrics.observeGrpc(state.routeName, state.grpcStatus);
-        }
-        if (runtime.config.log.access_log) accessLog.record(state, status, outcome);
-        state.span?.end({
-          route: state.matchedRoute?.name,
-          status,
-          clientIp: state.clientIp,
-          userId: state.identity?.userId,
-        });
-      });
+    ).then(settle, (error: unknown) => {
+      try {
+        fail(error);
+      } finally {
+        settle();
+      }
+    });
   };
 
   async function handle(

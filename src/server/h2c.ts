@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import type { ServerConfig } from '../config/schema.ts';
 import { DRAIN_EVENT } from './drain.ts';
 import { type Http2Events, http2SessionOptions, sessionGuardFor } from './http2-guard.ts';
-import type { PublicHandlers } from './public-server.ts';
+import { type PublicHandlers, refuseConnect } from './public-server.ts';
 import { adaptHttp2Request, GatewayHttp2Response } from './tls-listener.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -33,10 +33,16 @@ export function acceptPriorKnowledgeH2(
     ...http2SessionOptions(server),
     Http2ServerResponse: GatewayHttp2Response as unknown as typeof Http2ServerResponse,
   });
-  h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+  const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse) => {
     if (req instanceof Http2ServerRequest && !adaptHttp2Request(req, res)) return;
     handlers.request(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-  });
+  };
+  h2.on('request', onRequest);
+  // As on HTTP/1.1: the forwarder invites a `100-continue` body once route, policies and
+  // size passed (Node would send the 100 first), and any other Expect is served, not 417.
+  h2.on('checkContinue', onRequest);
+  h2.on('checkExpectation', onRequest);
+  h2.on('connect', refuseConnect);
   const guard = sessionGuardFor(server, events);
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (session: ServerHttp2Session) => {

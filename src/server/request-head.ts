@@ -25,8 +25,12 @@ export function refuseRequestHead(req: IncomingMessage): GatewayError | undefine
 
 function refuseHost(req: IncomingMessage): GatewayError | undefined {
   const host = req.headers.host;
-  // Node requires a Host on HTTP/1.1 (requireHostHeader); HTTP/1.0 may go without.
-  if (host === undefined) return undefined;
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is refused; HTTP/1.0 may go without.
+  // (Node's own requireHostHeader check is off: its refusal is a bare 400, not the JSON one.)
+  if (host === undefined) {
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor === 0) return undefined;
+    return new GatewayError('BAD_REQUEST', { message: 'An HTTP/1.1 request must carry a Host header' });
+  }
   const raw = req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {

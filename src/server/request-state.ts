@@ -73,6 +73,10 @@ export class RequestState implements ChainRequest {
     return this.req.rawHeaders;
   }
 
+  get connection(): object {
+    return this.req.socket;
+  }
+
   get route(): string {
     return this.matchedRoute?.name ?? '';
   }

@@ -22,7 +22,14 @@ import { GatewayError } from '../errors.ts';
 import type { ServerTlsMaterial } from '../tls/certificates.ts';
 import { CertificateSelector, contextOptions } from '../tls/sni.ts';
 import { type Http2Events, http2SessionOptions, sessionGuardFor } from './http2-guard.ts';
-import { answerClientError, http1ServerOptions, type PublicHandlers } from './public-server.ts';
+import {
+  answerClientError,
+  http1ServerOptions,
+  isHttp1,
+  onlyHttp1,
+  type PublicHandlers,
+  refuseConnect,
+} from './public-server.ts';
 import { sendError } from './send.ts';
 
 /** What main needs of any public listener to serve and to drain. */
@@ -58,15 +65,21 @@ export function createTlsPublicServer(
   };
   const http1Options = http1ServerOptions(server);
 
+  const http1Request = onlyHttp1(handlers.request);
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
   ) => {
     if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
-    if (req instanceof Http2ServerRequest && !adaptHttp2Request(req, res as Http2ServerResponse)) return;
-    handlers.request(req as IncomingMessage, res as ServerResponse);
+    if (req instanceof Http2ServerRequest) {
+      if (adaptHttp2Request(req, res as Http2ServerResponse))
+        handlers.request(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      return;
+    }
+    http1Request(req, res as ServerResponse);
   };
-
+  // As on the plain listener (public-server.ts): over HTTP/1.1 and h2 alike, the
+  // forwarder invites a `100-continue` body only once route, policies and size passed.
   let listener: HttpsServer | Http2SecureServer;
   if (server.http2) {
     const h2 = createSecureServer({
@@ -84,8 +97,11 @@ export function createTlsPublicServer(
   }
   // Set after construction: the http2 server installs its own for the HTTP/1.1 path.
   (listener as unknown as { shouldUpgradeCallback: PublicHandlers['shouldUpgrade'] }).shouldUpgradeCallback =
-    handlers.shouldUpgrade;
+    (req) => isHttp1(req) && handlers.shouldUpgrade(req);
   listener.on('upgrade', handlers.upgrade);
+  listener.on('checkContinue', onRequest);
+  listener.on('checkExpectation', onRequest);
+  listener.on('connect', refuseConnect);
   listener.maxConnections = server.max_connections;
   listener.on('clientError', answerTlsClientError);
 

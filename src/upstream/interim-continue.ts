@@ -23,6 +23,8 @@ const MAX_INTERIM_HEAD = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** "HTTP/1.x NNN" followed by a space or the line end. */
 const STATUS_PREFIX = 13;
+/** Where the status code starts, after "HTTP/1.x ". */
+const STATUS_START = 9;
 
 /**
  * The connector of every HTTP/1 client the gateway opens to a server it forwards to or
@@ -125,6 +127,8 @@ function couldBeInterim(bytes: Buffer): boolean {
 
 /** The status of an interim (1xx, not 101) head at the start of the bytes, else undefined. */
 function interimStatus(bytes: Buffer): number | undefined {
+  // Most answers are final: a status not starting with 1 needs no decoding.
+  if (bytes[STATUS_START] !== 0x31 /* 1 */) return undefined;
   const match = INTERIM_STATUS.exec(bytes.toString('latin1', 0, STATUS_PREFIX));
   const status = match === null ? undefined : Number(match[1]);
   return status === 101 ? undefined : status;

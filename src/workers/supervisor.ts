@@ -4,6 +4,8 @@
 // status of every worker, reload), the config file watcher, the log writer, and the
 // shared memory of the rate-limit buckets. Reload and drain are sent to every worker;
 // a worker that dies is logged and replaced at its position while the others serve.
+// The dashboard's state is every worker's merged (admin/merge-state.ts), beside the
+// reload history kept here, once per reload.
 import { Worker } from 'node:worker_threads';
 import {
   AggregatorRegistry,
@@ -12,7 +14,9 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
+import { type DashboardState, gatewayFacts } from '../admin/dashboard-state.ts';
 import { adminExposureWarning } from '../admin/exposure.ts';
+import { mergeInstances, mergeStates } from '../admin/merge-state.ts';
 import type { DescribedRequest, RouteExplanation } from '../admin/route-explainer.ts';
 import { ConfigError, type ConfigSource, formatProblem } from '../config/load.ts';
 import { watchToReload } from '../config/watch.ts';
@@ -21,6 +25,7 @@ import { createLoggers, stdoutDestination } from '../observability/logger.ts';
 import { prettyDestination } from '../observability/pretty.ts';
 import { ownModuleUrl } from '../own-modules.ts';
 import { compileFile, type Plan } from '../runtime/compile.ts';
+import { ReloadHistory } from '../runtime/reload-history.ts';
 import { adminServerFor } from '../server/admin-listener.ts';
 import { describeListener } from '../server/listen-address.ts';
 import type { WorkerControl, WorkerInfo } from './count.ts';
@@ -32,7 +37,7 @@ const WORKER_ENTRY = ownModuleUrl('./worker-main.ts', import.meta.url);
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
 const DEFAULT_MAX_CLIENTS = 1_000_000;
-/** Deadline of a metrics or status call to a worker. */
+/** Deadline of a metrics, status, dashboard or explain call to a worker. */
 const CALL_TIMEOUT_MS = 5000;
 
 export interface SupervisorArgs {
@@ -82,6 +87,9 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
   let started = false;
   let stopping = false;
   let nextCallId = 1;
+  // Workers that said ready (their calls are answered from then on), and those that exited.
+  const answering = new WeakSet<Worker>();
+  const gone = new WeakSet<Worker>();
 
   const spawn = (index: number, restarts: number): Slot => {
     const data: WorkerData = { configFile: options.configFile, env, port, sharedBuckets };
@@ -97,8 +105,10 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     let startError: Error | undefined;
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'log') destination.write(message.text);
-      else if (message.type === 'ready') markReady(message);
-      else if (message.type === 'result') {
+      else if (message.type === 'ready') {
+        answering.add(worker);
+        markReady(message);
+      } else if (message.type === 'result') {
         const call = calls.get(message.id);
         calls.delete(message.id);
         if (message.error !== undefined) call?.reject(new Error(message.error));
@@ -112,6 +122,8 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     const threadId = worker.threadId;
     const exited = new Promise<number>((resolve) => {
       worker.once('exit', (code) => {
+        answering.delete(worker);
+        gone.add(worker);
         failStart(startError ?? new Error(`worker ${index} exited (${code}) before serving`));
         for (const call of calls.values()) call.reject(new Error(`worker ${index} exited`));
         calls.clear();
@@ -159,6 +171,11 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     argument?: unknown,
   ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      // Nothing would ever answer: say so now rather than at the deadline (or never).
+      if (gone.has(slot.worker)) {
+        reject(new Error(`worker ${slot.index} has exited; its replacement is starting`));
+        return;
+      }
       const id = nextCallId++;
       const timer =
         timeoutMs === undefined
@@ -221,30 +238,78 @@ export async function startSupervisor(args: SupervisorArgs): Promise<Gateway> {
     ),
   });
 
-  // The dashboard and the route explainer show the first worker's view: every worker
-  // runs the same config; counters in the dashboard are that worker's share.
-  const dashboard = () => call<unknown>(slots[0], 'dashboard', CALL_TIMEOUT_MS);
-  const explain = (request: DescribedRequest) =>
-    call<RouteExplanation>(slots[0], 'explain', CALL_TIMEOUT_MS, request);
+  /**
+   * Each worker's answer to a call, or undefined for one that did not answer within
+   * CALL_TIMEOUT_MS, has exited, or is a replacement not yet started: the others' answers
+   * are used and the missing ones counted, so one stuck worker never stalls the page.
+   */
+  const fromEveryWorker = <T>(method: 'dashboard' | 'explain', argument?: unknown) =>
+    Promise.all(
+      slots.map((slot) =>
+        answering.has(slot.worker)
+          ? call<T>(slot, method, CALL_TIMEOUT_MS, argument).catch(() => undefined)
+          : undefined,
+      ),
+    );
+
+  // The dashboard shows the whole gateway: every worker's figures merged (counts summed,
+  // percentiles from the summed buckets, an instance healthy only if every worker says
+  // so), this thread's reload history (one entry per reload), and how many did not answer.
+  const reloads = new ReloadHistory();
+  const dashboard = async (): Promise<DashboardState> => {
+    const answers = await fromEveryWorker<DashboardState>('dashboard');
+    return mergeStates(answers, {
+      gateway: gatewayFacts(config, lifecycle, slots.length),
+      reloads: reloads.list(),
+      now: Date.now(),
+    });
+  };
+  // Routing is explained from the config every worker shares (the first answer's);
+  // the instances' health and breakers are merged over the workers, as on the dashboard.
+  const explain = async (request: DescribedRequest): Promise<RouteExplanation> => {
+    const answers = await fromEveryWorker<RouteExplanation>('explain', request);
+    const first = answers.find((answer) => answer !== undefined);
+    if (first === undefined) throw new Error(`no worker answered within ${CALL_TIMEOUT_MS} ms`);
+    return {
+      ...first,
+      instances: mergeInstances(answers.map((answer) => answer?.instances)),
+      workersMissing: answers.filter((answer) => answer === undefined).length,
+    };
+  };
 
   let reloadQueue: Promise<unknown> = Promise.resolve();
+  /** The config of the last reload every worker applied: what the next one is described against. */
+  let applied = config;
   const reloadOnce = async (): Promise<ReloadResult> => {
     // Checked once here, so a bad file is refused with one answer, not N.
+    let next: Plan;
     try {
-      await compileFile(options.configFile, env);
+      next = (await compileFile(options.configFile, env)).plan;
     } catch (error) {
       const errors =
         error instanceof ConfigError
           ? error.problems.map((p) => formatProblem(error.file, p))
           : [String(error)];
       logger.error({ errors }, 'configuration reload failed; the running configuration stays in force');
+      reloads.failed(errors);
       return { ok: false, errors };
     }
     const results = await Promise.all(
       slots.map((slot) =>
-        call<ReloadResult>(slot, 'reload').catch((error: Error) => ({ ok: false, errors: [error.message] })),
+        call<ReloadResult>(slot, 'reload').catch(
+          (error: Error): ReloadResult => ({ ok: false, errors: [error.message] }),
+        ),
       ),
     );
+    const refused = results.flatMap((result, index) =>
+      result.ok ? [] : (result.errors ?? ['refused']).map((error) => `worker ${index}: ${error}`),
+    );
+    if (refused.length > 0) reloads.failed(refused);
+    else {
+      const restartRequired = [...new Set(results.flatMap((result) => result.restartRequired ?? []))];
+      reloads.succeeded(applied, next.config, restartRequired);
+      applied = next.config;
+    }
     return results.find((result) => !result.ok) ?? results[0];
   };
   const reload = (): Promise<ReloadResult> => {

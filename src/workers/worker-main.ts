@@ -16,9 +16,14 @@ let markServing: () => void = () => {};
 const serving = new Promise<void>((resolve) => {
   markServing = resolve;
 });
-// Registered before the gateway starts: the supervisor may say "serve" as soon as we are ready.
+// Registered before the gateway starts: the supervisor may say "serve" as soon as we are
+// ready, and a call (reload, shutdown) may reach a replacement worker while it starts:
+// it is answered once the gateway is up rather than dropped (and waited for forever).
+let calls: CallMessage[] | ((message: CallMessage) => void) = [];
 port.on('message', (message: ServeMessage | CallMessage) => {
   if (message.type === 'serve') markServing();
+  else if (Array.isArray(calls)) calls.push(message);
+  else calls(message);
 });
 
 const gateway = await startGateway({
@@ -38,8 +43,7 @@ process.on('uncaughtException', (error) => {
 });
 process.on('unhandledRejection', (reason) => gateway.logger.error({ err: reason }, 'unhandled rejection'));
 
-port.on('message', (message: CallMessage) => {
-  if (message.type !== 'call') return;
+const answerCall = (message: CallMessage): void => {
   const answer = async (): Promise<unknown> => {
     switch (message.method) {
       case 'metrics':
@@ -68,6 +72,9 @@ port.on('message', (message: CallMessage) => {
     },
     (error: unknown) => post({ type: 'result', id: message.id, error: String(error) }),
   );
-});
+};
+const early = calls;
+calls = answerCall;
+for (const message of early) answerCall(message);
 
 post({ type: 'ready', url: gateway.url, httpsUrl: gateway.httpsUrl, redirectUrl: gateway.redirectUrl });

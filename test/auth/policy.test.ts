@@ -129,6 +129,15 @@ test('a token whose valid verdict is cached is admitted synchronously, with no c
   assert.equal(stub.calls, 1);
   assert.deepEqual(authenticator.cachedIdentity('Bearer good'), { userId: 'alice', roles: ['admin'] });
 
+  // One connection that switches from the cached token to an unknown one is asked about the new one.
+  const connection = {};
+  assert.deepEqual(authenticator.cachedIdentity('Bearer good', connection), {
+    userId: 'alice',
+    roles: ['admin'],
+  });
+  assert.equal(authenticator.cachedIdentity('Bearer other', connection), undefined);
+  assert.equal(authenticator.cachedIdentity('Basic Zm9vOmJhcg==', connection), undefined);
+
   // Not cached, malformed, or after close: the asynchronous path decides (and refuses).
   assert.equal(authenticator.cachedIdentity('Bearer other'), undefined);
   assert.equal(authenticator.cachedIdentity('Basic Zm9vOmJhcg=='), undefined);

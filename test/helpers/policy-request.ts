@@ -28,6 +28,8 @@ export interface TestRequestInit {
   /** Arrived over HTTPS (default false). */
   readonly secure?: boolean;
   readonly clientCertSubject?: string;
+  /** The connection's key object (default: a new one per request). */
+  readonly connection?: object;
 }
 
 const silent = pino({ level: 'silent' });
@@ -48,6 +50,7 @@ export function testRequest(init: TestRequestInit = {}): TestRequest {
     query: init.query ?? '',
     headers,
     rawHeaders,
+    connection: init.connection ?? {},
     clientIp: init.clientIp ?? '127.0.0.1',
     requestId: init.requestId ?? 'req-1',
     route: init.route ?? '/api',

@@ -15,6 +15,8 @@ const resolved: [string, string, string][] = [
   ['/a/%41%7e', '/a/A~', ''],
   ['/a/%252e%252e/x', '/a/%252e%252e/x', ''],
   ['/a/%c3%a9', '/a/%C3%A9', ''],
+  ['/a/%e0%a4%85/%f0%9f%98%80', '/a/%E0%A4%85/%F0%9F%98%80', ''],
+  ['/a/%e9t%e9', '/a/%E9t%E9', ''],
   ['/v1.0/users', '/v1.0/users', ''],
   ['/a/b?x=1;y=2', '/a/b', '?x=1;y=2'],
   ['/a/%3Bx/b', '/a/%3Bx/b', ''],
@@ -45,6 +47,11 @@ const rejected = [
   '/app/admin;x/secret',
   '/app/admin;/secret',
   '/a\u0000b',
+  '/a/%c0%ae%c0%ae/x',
+  '/a/%C0%AF',
+  '/a/%c1%9c',
+  '/a/%e0%80%ae',
+  '/a/%f0%80%80%af',
 ];
 
 for (const input of rejected) {

@@ -136,6 +136,21 @@ test('a killed worker is replaced, and the other serves meanwhile', async () => 
   assert.deepEqual(new Set(after), new Set([200]));
 });
 
+test('a reload sent while a replacement worker starts is answered once it serves', async () => {
+  const workers = gw.gateway.workers!;
+  const restarts = workers.list()[1].restarts;
+  await workers.terminate(1);
+  // The replacement is spawned (it holds position 1) but still starting.
+  for (let i = 0; i < 200 && workers.list()[1].restarts === restarts; i++) await sleep(5);
+  assert.equal(workers.list()[1].restarts, restarts + 1);
+  const res = await Promise.race([
+    send(`${gw.adminUrl}/reload`, { method: 'POST' }),
+    sleep(20_000, undefined, { ref: false }).then(() => assert.fail('the reload was never answered')),
+  ]);
+  assert.equal(res.status, 200, res.body.toString());
+  assert.deepEqual(new Set(await spread('/free/e', 8, 2)), new Set([200]));
+});
+
 test('shutdown drains every worker and stops', async () => {
   await gw.close();
   const stopped = gw.logs().filter((line) => line.msg === 'gateway stopped');

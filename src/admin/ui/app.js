@@ -65,7 +65,7 @@ function renderGateway(gateway) {
   const facts = [
     ['version', gateway.version],
     ['uptime', formatDuration(gateway.uptime_s)],
-    ['workers', gateway.workers],
+    ['workers', workersFact(gateway)],
     ['memory', `${formatBytes(gateway.memory.rss)} rss, ${formatBytes(gateway.memory.heap_used)} heap`],
     ['node', gateway.node],
     ['pid', gateway.pid],
@@ -76,13 +76,56 @@ function renderGateway(gateway) {
   );
 }
 
+/** With workers, those that did not answer in time are named: the figures lack their share. */
+function workersFact(gateway) {
+  const missing = gateway.workers_missing ?? 0;
+  if (missing === 0) return gateway.workers;
+  return h(
+    'span',
+    { class: 'badge warn', 'data-workers-missing': missing },
+    `${gateway.workers}, ${missing} not answering`,
+  );
+}
+
+/**
+ * With workers, each keeps its own health and breakers; the merged instance is up only if
+ * every worker has it up, and shows the worst breaker. When they disagree, say how many.
+ */
+function workerSplit(instance, pick, label) {
+  const views = instance.workers ?? [];
+  const count = views.filter((view) => pick(view) === label).length;
+  return views.length > 1 && count > 0 && count < views.length
+    ? ` ${label} on ${count} of ${views.length} workers`
+    : '';
+}
+
+function workerViews(instance) {
+  return (instance.workers ?? [])
+    .map(
+      (view) =>
+        `worker ${view.worker}: ${view.healthy ? 'up' : 'down'}, ${view.breaker}, ${view.inFlight} in flight`,
+    )
+    .join('\n');
+}
+
+function healthCell(instance) {
+  const split = workerSplit(instance, (view) => (view.healthy ? 'up' : 'down'), 'up');
+  return [
+    h('span', { class: `badge ${instance.healthy ? 'ok' : 'bad'}` }, instance.healthy ? 'up' : 'down'),
+    split ? h('span', { class: 'muted' }, split) : null,
+  ];
+}
+
 function breakerCell(instance) {
   const kind = instance.breaker === 'closed' ? 'ok' : instance.breaker === 'open' ? 'bad' : 'warn';
   const badge = h('span', { class: `badge ${kind}` }, instance.breaker);
-  if (instance.breaker !== 'open' || instance.breakerReopensInMs === undefined) return badge;
+  const split = workerSplit(instance, (view) => view.breaker, instance.breaker);
   return [
     badge,
-    h('span', { class: 'muted' }, ` half-open in ${Math.ceil(instance.breakerReopensInMs / 1000)}s`),
+    split ? h('span', { class: 'muted' }, split) : null,
+    instance.breaker === 'open' && instance.breakerReopensInMs !== undefined
+      ? h('span', { class: 'muted' }, ` half-open in ${Math.ceil(instance.breakerReopensInMs / 1000)}s`)
+      : null,
   ];
 }
 
@@ -95,13 +138,10 @@ function renderServices(services, now) {
           'data-instance': instance.origin,
           'data-health': instance.healthy ? 'up' : 'down',
           'data-breaker': instance.breaker,
+          title: workerViews(instance) || undefined,
         },
         h('td', { class: 'origin' }, instance.origin),
-        h(
-          'td',
-          {},
-          h('span', { class: `badge ${instance.healthy ? 'ok' : 'bad'}` }, instance.healthy ? 'up' : 'down'),
-        ),
+        h('td', {}, healthCell(instance)),
         h('td', {}, breakerCell(instance)),
         h('td', { class: 'num' }, instance.inFlight),
         h(
@@ -345,9 +385,21 @@ function renderExplanation(result) {
             'dd',
             {},
             result.instances
-              .map((i) => `${i.origin} (${i.healthy ? 'up' : 'down'}, ${i.breaker})`)
+              .map(
+                (i) =>
+                  `${i.origin} (${i.healthy ? 'up' : 'down'}${workerSplit(i, (v) => (v.healthy ? 'up' : 'down'), 'up')}, ` +
+                  `${i.breaker}${workerSplit(i, (v) => v.breaker, i.breaker)})`,
+              )
               .join(', '),
           ),
+        )
+      : null,
+    result.workersMissing > 0
+      ? h(
+          'div',
+          {},
+          h('dt', {}, 'workers'),
+          h('dd', {}, `${result.workersMissing} did not answer: instance state is the others'`),
         )
       : null,
   );
