@@ -17,15 +17,16 @@
 // peer, in-flight gauges, breakers and health; at the end it compares the idle state
 // after the faults with the idle state before them and exits 1 on a leak, a stuck
 // request or a wrong answer.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { startAuthStub } from '../test/helpers/auth-stub.ts';
 import { startRedis } from '../test/helpers/redis.ts';
@@ -229,8 +230,18 @@ writeFileSync(configFile, stringify(config(variant)));
 const gatewayLog = join(dir, 'gateway.log');
 const gw: ChildProcess = spawn(
   'taskset',
-  ['-c', '0', process.execPath, 'dist/cli.js', 'start', '--config', configFile],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
+  // SIGUSR2 writes a heap snapshot into `dir` (after a full GC): the idle states are compared by it.
+  [
+    '-c',
+    '0',
+    process.execPath,
+    '--heapsnapshot-signal=SIGUSR2',
+    join(process.cwd(), 'dist/cli.js'),
+    'start',
+    '--config',
+    configFile,
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
 );
 let logText = '';
 gw.stdout?.on('data', (chunk: Buffer) => {
@@ -302,6 +313,44 @@ function sockets(): Record<string, number> {
   }
   return out;
 }
+/** Live objects by constructor name, from a heap snapshot the gateway writes on SIGUSR2 (after a full GC). */
+async function heapCensus(): Promise<Map<string, number>> {
+  const known = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(100);
+    file ??= readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !known.has(name));
+    if (!file) continue;
+    const now = statSync(join(dir, file)).size;
+    if (now > 0 && now === size) break;
+    size = now;
+  }
+  if (!file) return new Map();
+  // Counted in a child process: parsing a snapshot makes a heap of hundreds of MB, whose
+  // collection would stall this process (and the upstreams and clients it plays) for seconds.
+  const { stdout: counted } = await promisify(execFile)(process.execPath, ['-e', CENSUS, join(dir, file)], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  rmSync(join(dir, file));
+  return new Map(JSON.parse(counted) as [string, number][]);
+}
+
+const CENSUS = `
+const snapshot = JSON.parse(require('node:fs').readFileSync(process.argv[1], 'utf8'));
+const fields = snapshot.snapshot.meta.node_fields;
+const objectType = snapshot.snapshot.meta.node_types[0].indexOf('object');
+const typeAt = fields.indexOf('type'), nameAt = fields.indexOf('name');
+const census = new Map();
+for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+  if (snapshot.nodes[i + typeAt] !== objectType) continue;
+  const name = snapshot.strings[snapshot.nodes[i + nameAt]];
+  census.set(name, (census.get(name) ?? 0) + 1);
+}
+process.stdout.write(JSON.stringify([...census]));
+`;
+
 async function metrics(): Promise<Map<string, number>> {
   const map = new Map<string, number>();
   try {
@@ -326,6 +375,7 @@ const pick = (m: Map<string, number>, prefix: string) =>
     .join(',');
 
 interface Sample {
+  label?: string;
   t: number;
   rss: number;
   fds: number;
@@ -357,7 +407,7 @@ async function sample(label = ''): Promise<Sample> {
     breakers: pick(m, 'gatehouse_breaker_state{'),
     up: pick(m, 'gatehouse_upstream_up{'),
   };
-  samples.push(s);
+  samples.push({ ...s, label });
   ownLag.reset();
   const so = Object.entries(s.sockets)
     .map(([k, v]) => `${k}=${v}`)
@@ -372,6 +422,9 @@ async function sample(label = ''): Promise<Sample> {
 // Load
 
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+agent.on('free', (socket: Socket & { lastUsed?: number }) => {
+  socket.lastUsed = Date.now();
+});
 const WATCHDOG_MS = 12_000; // auth (2 x 500 ms + backoff) + upstream 2 s + a failover: far below this
 const outstanding = new Map<number, { started: number; path: string }>();
 const tally = new Map<string, number>();
@@ -442,7 +495,18 @@ function fire(): void {
       done(`${status}-${code}`);
     });
   });
-  req.on('error', (error) => done(`error-${(error as NodeJS.ErrnoException).code ?? error.message}`));
+  req.on('error', (error) => {
+    // A reused keep-alive socket the gateway closed while this request was on its way is
+    // the keep-alive race, not a wrong answer: say which it was.
+    const socket = req.socket as (Socket & { lastUsed?: number }) | null;
+    const idle = socket?.lastUsed ? Date.now() - socket.lastUsed : -1;
+    const code = (error as NodeJS.ErrnoException).code ?? error.message;
+    // Idle longer than the gateway's keep_alive_timeout (5 s): the gateway had closed it and
+    // this process did not see the FIN in time (its own event loop stalled): not the gateway's.
+    if (req.reusedSocket && idle > 5000) return done(`error-${code}-reused-stale`);
+    done(`error-${code}${req.reusedSocket ? '-reused' : ''}`, `idle ${idle} ms before this request`);
+  });
+
   req.setTimeout(WATCHDOG_MS, () => {
     done('HUNG', `no answer within ${WATCHDOG_MS} ms`);
     req.destroy();
@@ -513,7 +577,7 @@ async function reloadLoop(): Promise<void> {
 // Faults
 
 const unit = Math.max(4, Math.floor((seconds - 40) / 14)); // seconds per phase
-async function during(name: string, act: () => Promise<void> | void, undo: () => Promise<void> | void) {
+async function phaseDuring(name: string, act: () => Promise<void> | void, undo: () => Promise<void> | void) {
   phase = name;
   log(`>>> ${name}`);
   await act();
@@ -524,6 +588,11 @@ async function during(name: string, act: () => Promise<void> | void, undo: () =>
 }
 
 async function faults(): Promise<void> {
+  // FAULTS=reset,5xx runs only the phases whose names contain one of the words.
+  const only = process.env.FAULTS?.split(',');
+  const keep = (name: string) => !only || only.some((word) => name.includes(word));
+  const during = (name: string, act: () => Promise<void> | void, undo: () => Promise<void> | void) =>
+    keep(name) ? phaseDuring(name, act, undo) : Promise.resolve();
   await during(
     'a down',
     () => a.setMode('down'),
@@ -616,6 +685,8 @@ await sleep(8000);
 loadOn = false;
 await sleep(6500);
 const before = await sample('IDLE BEFORE');
+const censusBefore = await heapCensus();
+log(`heap after a full GC (idle before): ${(await sample('GC BEFORE')).heap.toFixed(1)} MB`);
 loadOn = true;
 await sleep(4000);
 await sample('LOADED');
@@ -639,6 +710,9 @@ for (let i = 0; i < 30 && outstanding.size > 0; i++) await sleep(500);
 agent.destroy();
 await sleep(7000);
 const after = await sample('IDLE AFTER');
+const censusAfter = await heapCensus();
+const gcAfter = await sample('GC AFTER');
+const gcBefore = samples.find((x) => x.label === 'GC BEFORE');
 clearInterval(sampler);
 loadDone = true;
 await load.catch(() => {});
@@ -677,6 +751,35 @@ console.log(
 console.log(
   `idle after:  heap=${after.heap.toFixed(1)}MB rss=${after.rss.toFixed(1)}MB fds=${after.fds} handles=${after.handles} sockets=${JSON.stringify(after.sockets)}`,
 );
+console.log(
+  `heap after a full GC: idle before ${gcBefore?.heap.toFixed(1)} MB, idle after ${gcAfter.heap.toFixed(1)} MB`,
+);
+const grown = [...censusAfter]
+  .map(([name, n]) => [name, n - (censusBefore.get(name) ?? 0)] as const)
+  .filter(([, n]) => n > 50)
+  .sort((x, y) => y[1] - x[1]);
+console.log(
+  `live objects grown (over 50): ${
+    grown
+      .slice(0, 12)
+      .map(([k, n]) => `${k} +${n}`)
+      .join(', ') || 'none'
+  }`,
+);
+for (const name of [
+  'Pool',
+  'Client',
+  'Socket',
+  'Redis',
+  'Runtime',
+  'UpstreamInstance',
+  'LruMap',
+  'AbortController',
+  'Timeout',
+])
+  console.log(`  ${name}: ${censusBefore.get(name) ?? 0} -> ${censusAfter.get(name) ?? 0}`);
+if (gcBefore && gcAfter.heap > gcBefore.heap + 5)
+  problems.push(`heap after GC ${gcBefore.heap.toFixed(1)} -> ${gcAfter.heap.toFixed(1)} MB`);
 const errorLines = logText.split('\n').filter((l) => /"level":(50|60)/.test(l));
 console.log(`gateway error/fatal log lines: ${errorLines.length}`);
 for (const line of errorLines.slice(0, 5)) console.log(`  ${line.slice(0, 300)}`);
