@@ -45,7 +45,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORK = join(ROOT, '.bench');
 const durationS = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const warmupS = Number(process.env.BENCH_WARMUP ?? 3);
+// A freshly started Node proxy spends its first seconds at saturation compiling its hot
+// path on V8's helper threads, and the more code, the longer: in 5 s windows of one
+// process (docs/PERFORMANCE.md, "Warm-up"), the whole chain's first window cost 83 CPU
+// µs per request (13 of them on V8's threads) and its fifth 63; the bare proxy 59, then
+// 53. The saturation figures are those of a warm process, as the latency ones are.
+const warmupS = Number(process.env.BENCH_WARMUP ?? 15);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim().toLowerCase());
 const rates = (process.env.BENCH_RATES ?? '1000,2000')
