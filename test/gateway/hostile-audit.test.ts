@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { rawExchange } from '../helpers/http.ts';
-import { createPki, opensslUnavailableReason, type TestPki } from '../helpers/pki.ts';
+import { createPki, requireOpenssl, type TestPki } from '../helpers/pki.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 let upstream: TestUpstream;
@@ -221,11 +221,7 @@ test('encoded path tricks reach the IP-listed route or are refused, never the op
 });
 
 test('HTTPS/1.1: Expect: 100-continue is invited only once the route and policies passed', async (t) => {
-  const reason = opensslUnavailableReason();
-  if (reason !== undefined) {
-    t.skip(reason);
-    return;
-  }
+  if (!requireOpenssl(t)) return;
   const pki: TestPki = createPki();
   const tls = await startTlsGateway(pki);
   try {
@@ -286,11 +282,7 @@ async function startTlsGateway(pki: TestPki): Promise<TestGateway> {
 }
 
 test('h2: Expect: 100-continue is invited only once the route and policies passed', async (t) => {
-  const reason = opensslUnavailableReason();
-  if (reason !== undefined) {
-    t.skip(reason);
-    return;
-  }
+  if (!requireOpenssl(t)) return;
   const pki: TestPki = createPki();
   const tls = await startTlsGateway(pki);
   const session = http2Connect(tls.url, { ca: pki.ca, servername: 'localhost' });
