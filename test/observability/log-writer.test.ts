@@ -25,11 +25,12 @@ test('lines are written in order, batched per turn, and flush() waits for them',
   await withFile(async (fd, read) => {
     const writer = new LogWriter(fd);
     const lines = Array.from({ length: 5000 }, (_, i) => `{"n":${i},"s":"ä€😀"}\n`);
-    for (const line of lines.slice(0, 2500)) writer.write(line);
+    // 2,000 lines of 28 bytes: under a batch (BATCH_BYTES, 64 KB), so nothing goes out yet.
+    for (const line of lines.slice(0, 2000)) writer.write(line);
     assert.equal(read(), '', 'nothing is written during the turn that logged');
     await new Promise((resolve) => setImmediate(resolve));
-    // More lines while the first batch may still be in flight.
-    for (const line of lines.slice(2500)) writer.write(line);
+    // More lines, several batches' worth, while the first batch may still be in flight.
+    for (const line of lines.slice(2000)) writer.write(line);
     await new Promise<void>((resolve, reject) =>
       writer.flush((error) => (error ? reject(error) : resolve())),
     );
@@ -49,5 +50,18 @@ test('flush() with nothing queued calls back at once; flushSync() writes what is
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => writer.flush(() => resolve()));
     assert.equal(read(), '{"a":1}\n{"b":2}\n');
+  });
+});
+
+test('a line larger than the buffer, and lines logged while a write is in flight, arrive whole and in order', async () => {
+  await withFile(async (fd, read) => {
+    const writer = new LogWriter(fd);
+    const huge = `{"big":"${'é'.repeat(150_000)}"}\n`;
+    const lines = ['{"first":1}\n', huge, ...Array.from({ length: 3000 }, (_, i) => `{"after":${i}}\n`)];
+    for (const line of lines) writer.write(line);
+    await new Promise<void>((resolve, reject) =>
+      writer.flush((error) => (error ? reject(error) : resolve())),
+    );
+    assert.equal(read(), lines.join(''));
   });
 });
