@@ -2,7 +2,7 @@
 // docs/OPERATIONS.md "Soak runs"), each shown here with real processes in a few seconds.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { getHeapSnapshot } from 'node:v8';
 import { startAuthStub } from '../helpers/auth-stub.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
@@ -15,15 +15,20 @@ import { startUpstream } from '../helpers/upstream.ts';
 // verify call and gives it back only once the call ends without a refusal, so calls
 // still pending (a slow or hanging auth service) spent the address's share, and the
 // next new token was answered 429 as if the client had sent bad tokens.
-test('failed_per_client: verifications still pending never make 429 (slow auth service)', async (t) => {
-  const [stub, upstream] = await Promise.all([startAuthStub({ answerDelayMs: 300 }), startUpstream()]);
+/** A gateway with remote auth, two failed verifications per client address and no retries, and its stub. */
+async function startBudgetedAuth(
+  t: TestContext,
+  stubOptions: Parameters<typeof startAuthStub>[0],
+  timeout: string,
+) {
+  const [stub, upstream] = await Promise.all([startAuthStub(stubOptions), startUpstream()]);
   const gw = await startTestGateway({
     services: { app: { url: upstream.url } },
     routes: [{ path: '/secure', service: 'app', auth: 'required' }],
     auth: {
       mode: 'remote',
       verify_url: stub.verifyUrl,
-      timeout: '2s',
+      timeout,
       retries: 0,
       failed_per_client: 2,
       max_calls_per_second: 100,
@@ -33,6 +38,11 @@ test('failed_per_client: verifications still pending never make 429 (slow auth s
     await gw.close();
     await Promise.all([stub.close(), upstream.close()]);
   });
+  return { stub, gw };
+}
+
+test('failed_per_client: verifications still pending never make 429 (slow auth service)', async (t) => {
+  const { stub, gw } = await startBudgetedAuth(t, { answerDelayMs: 300 }, '2s');
   // Eight users behind one address log in at once with good tokens; the service takes 300 ms.
   const tokens = Array.from({ length: 8 }, (_, i) => {
     const token = `good-${i}-${randomBytes(6).toString('hex')}`;
@@ -50,23 +60,7 @@ test('failed_per_client: verifications still pending never make 429 (slow auth s
 });
 
 test('failed_per_client: a hanging auth service is 503 AUTH_UNAVAILABLE for every new token, never 429', async (t) => {
-  const [stub, upstream] = await Promise.all([startAuthStub(), startUpstream()]);
-  const gw = await startTestGateway({
-    services: { app: { url: upstream.url } },
-    routes: [{ path: '/secure', service: 'app', auth: 'required' }],
-    auth: {
-      mode: 'remote',
-      verify_url: stub.verifyUrl,
-      timeout: '300ms',
-      retries: 0,
-      failed_per_client: 2,
-      max_calls_per_second: 100,
-    },
-  });
-  t.after(async () => {
-    await gw.close();
-    await Promise.all([stub.close(), upstream.close()]);
-  });
+  const { stub, gw } = await startBudgetedAuth(t, {}, '300ms');
   await stub.setMode('hang');
   const started = performance.now();
   const responses = await Promise.all(

@@ -1,7 +1,7 @@
 // Client-side helpers: undici requests with no pooling surprises, and raw sockets
 // for what the HTTP parser decides (a real client library would refuse to send it).
 import { connect } from 'node:net';
-import { type Dispatcher, request as undiciRequest } from 'undici';
+import { Client, type Dispatcher, request as undiciRequest } from 'undici';
 
 export interface SimpleResponse {
   readonly status: number;
@@ -57,4 +57,33 @@ export async function rawExchange(url: string, bytes: string | Buffer, waitMs = 
     });
     socket.write(bytes);
   });
+}
+
+/**
+ * `perConnection` requests on each of `connections` separate connections, in parallel;
+ * their statuses. New connections, so a gateway with several workers spreads them.
+ */
+export async function spread(
+  url: string,
+  path: string,
+  connections: number,
+  perConnection: number,
+): Promise<number[]> {
+  const statuses = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = new Client(url);
+      try {
+        const out: number[] = [];
+        for (let i = 0; i < perConnection; i++) {
+          const res = await client.request({ method: 'GET', path });
+          await res.body.dump();
+          out.push(res.statusCode);
+        }
+        return out;
+      } finally {
+        await client.close();
+      }
+    }),
+  );
+  return statuses.flat();
 }

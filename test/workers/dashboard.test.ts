@@ -17,7 +17,7 @@ import type { DashboardState } from '../../src/admin/dashboard-state.ts';
 import type { RouteExplanation } from '../../src/admin/route-explainer.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { send } from '../helpers/http.ts';
+import { send, spread } from '../helpers/http.ts';
 import { until } from '../helpers/until.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
@@ -75,27 +75,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** `perConnection` requests on each of `connections` new connections (so both workers get some). */
-async function spread(path: string, connections: number, perConnection: number): Promise<number[]> {
-  const statuses = await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const client = new Client(gw.url);
-      try {
-        const out: number[] = [];
-        for (let i = 0; i < perConnection; i++) {
-          const res = await client.request({ method: 'GET', path });
-          await res.body.dump();
-          out.push(res.statusCode);
-        }
-        return out;
-      } finally {
-        await client.close();
-      }
-    }),
-  );
-  return statuses.flat();
-}
-
 async function state(): Promise<DashboardState> {
   const response = await send(`${gw.adminUrl}/api/state`);
   assert.equal(response.status, 200, response.body.toString());
@@ -118,7 +97,7 @@ async function perWorker(route: string): Promise<number[]> {
 
 test("a route's total on the dashboard is every request, whichever worker served it", async () => {
   const N = 48;
-  const statuses = await spread('/counted/x', 8, N / 8);
+  const statuses = await spread(gw.url, '/counted/x', 8, N / 8);
   assert.deepEqual(new Set(statuses), new Set([200]));
   const shares = await perWorker('/counted');
   assert.equal(shares.length, 2);

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'undici';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { send } from '../helpers/http.ts';
+import { send, spread } from '../helpers/http.ts';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.ts';
 
 let upstream: TestUpstream;
@@ -41,27 +40,6 @@ after(async () => {
   await upstream?.close();
 });
 
-/** `perConnection` requests on each of `connections` separate connections, in parallel; their statuses. */
-async function spread(path: string, connections: number, perConnection: number): Promise<number[]> {
-  const statuses = await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const client = new Client(gw.url);
-      try {
-        const out: number[] = [];
-        for (let i = 0; i < perConnection; i++) {
-          const res = await client.request({ method: 'GET', path });
-          await res.body.dump();
-          out.push(res.statusCode);
-        }
-        return out;
-      } finally {
-        await client.close();
-      }
-    }),
-  );
-  return statuses.flat();
-}
-
 async function requestsTotal(labels: string): Promise<number> {
   const text = (await send(`${gw.adminUrl}/metrics`)).body.toString();
   const line = text.split('\n').find((l) => l.startsWith(`gatehouse_requests_total{${labels}}`));
@@ -69,7 +47,7 @@ async function requestsTotal(labels: string): Promise<number> {
 }
 
 test('two workers admit one configured budget, not one each', async () => {
-  const statuses = await spread('/api/x', 8, 5);
+  const statuses = await spread(gw.url, '/api/x', 8, 5);
   assert.equal(statuses.length, 40);
   assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses: ${statuses.join(',')}`);
   assert.equal(statuses.filter((s) => s === 429).length, 30);
@@ -87,7 +65,7 @@ test('two workers admit one configured budget, not one each', async () => {
 
 test('/metrics sums the workers; /status shows each of them', async () => {
   const before = await requestsTotal('route="/free",method="GET",status="200"');
-  const statuses = await spread('/free/a', 6, 5);
+  const statuses = await spread(gw.url, '/free/a', 6, 5);
   assert.deepEqual(new Set(statuses), new Set([200]));
   assert.equal(await requestsTotal('route="/free",method="GET",status="200"'), before + 30);
   const status = (await send(`${gw.adminUrl}/status`)).json<{
@@ -104,7 +82,7 @@ test('a reload reaches every worker', async () => {
   await gw.writeConfig(config([{ path: '/added', service: 'up' }]));
   const res = await send(`${gw.adminUrl}/reload`, { method: 'POST' });
   assert.equal(res.status, 200);
-  const statuses = await spread('/added/x', 8, 2);
+  const statuses = await spread(gw.url, '/added/x', 8, 2);
   assert.deepEqual(new Set(statuses), new Set([200]), 'the new route answers on every connection');
 });
 
@@ -113,7 +91,7 @@ test('a killed worker is replaced, and the other serves meanwhile', async () => 
   const killed = workers.list()[0];
   await workers.terminate(0);
   // The survivor answers every new connection while the replacement starts.
-  const meanwhile = await spread('/free/b', 6, 2);
+  const meanwhile = await spread(gw.url, '/free/b', 6, 2);
   assert.deepEqual(new Set(meanwhile), new Set([200]));
   for (let i = 0; i < 200 && workers.list()[0].restarts === 0; i++) await sleep(50);
   const replacement = workers.list()[0];
@@ -132,7 +110,7 @@ test('a killed worker is replaced, and the other serves meanwhile', async () => 
     if (status.workers[0].thread_id === replacement.threadId && status.workers[0].services) break;
     await sleep(50);
   }
-  const after = await spread('/free/c', 8, 2);
+  const after = await spread(gw.url, '/free/c', 8, 2);
   assert.deepEqual(new Set(after), new Set([200]));
 });
 
@@ -148,7 +126,7 @@ test('a reload sent while a replacement worker starts is answered once it serves
     sleep(20_000, undefined, { ref: false }).then(() => assert.fail('the reload was never answered')),
   ]);
   assert.equal(res.status, 200, res.body.toString());
-  assert.deepEqual(new Set(await spread('/free/e', 8, 2)), new Set([200]));
+  assert.deepEqual(new Set(await spread(gw.url, '/free/e', 8, 2)), new Set([200]));
 });
 
 test('shutdown drains every worker and stops', async () => {
